@@ -1,0 +1,14 @@
+# One image for web, worker and gpu-worker; docker-compose.yml picks the command.
+FROM python:3.11-slim-bookworm
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+COPY requirements.txt requirements-gpu.txt ./
+ARG GPU=0
+RUN pip install --index-url https://download.pytorch.org/whl/cpu --extra-index-url https://pypi.org/simple torch==2.13.0 \
+ && pip install -r requirements.txt \
+ && if [ "$GPU" = "1" ]; then pip install --index-url https://download.pytorch.org/whl/cu128 -r requirements-gpu.txt; fi
+COPY . .
+RUN DJANGO_SECRET_KEY=build-only SKINFLOW_DATA_DIR=/tmp/build python manage.py collectstatic --noinput -v0 \
+ && mkdir -p /data/static && cp -r /tmp/build/static/. /data/static/
+EXPOSE 8000
+CMD ["gunicorn", "webapp.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "120"]

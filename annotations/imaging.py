@@ -1,0 +1,90 @@
+"""Image validation and thumbnails (pure Python + Pillow).
+
+Every image that enters the system passes ``inspect_image``: it must be a real, complete raster image
+of a supported format, under the pixel limit (a decompression bomb is rejected from its header,
+before any pixel is decoded).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+SUPPORTED_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+class ImageRejected(ValueError):
+    """The file is not an acceptable image; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    width: int
+    height: int
+    format: str
+    sha256: str
+    md5: str
+    suffix: str
+
+
+def inspect_image(data: bytes, max_pixels: int, name: str = "image") -> ImageInfo:
+    if not data:
+        raise ImageRejected(f"{name} is empty (0 bytes); re-export or re-download it.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                fmt = img.format or ""
+                width, height = img.size
+                if fmt not in SUPPORTED_FORMATS:
+                    raise ImageRejected(
+                        f"{name} is a {fmt or 'unknown'} image; use one of {', '.join(sorted(SUPPORTED_FORMATS))}."
+                    )
+                if width * height > max_pixels:
+                    raise ImageRejected(
+                        f"{name} is {width}x{height} = {width * height:,} pixels, over the limit of "
+                        f"{max_pixels:,}; downscale it first."
+                    )
+                img.load()  # decodes every pixel: catches truncated files that the header alone hides
+    except ImageRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejected(f"{name} is too large to decode safely ({exc}); downscale it first.") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageRejected(f"{name} is not an image Pillow can read (wrong type or corrupt file).") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageRejected(f"{name} is damaged or truncated ({exc}); re-export or re-download it.") from exc
+    return ImageInfo(
+        width=width, height=height, format=fmt, sha256=hashlib.sha256(data).hexdigest(),
+        md5=hashlib.md5(data, usedforsecurity=False).hexdigest(), suffix=SUPPORTED_FORMATS[fmt],
+    )
+
+
+def content_path(info: ImageInfo) -> str:
+    """Content-addressed relative path: the same bytes always land in the same place."""
+    return f"samples/{info.sha256[:2]}/{info.sha256}{info.suffix}"
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".{os.getpid()}.part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def make_thumbnail(src: Path, dst: Path, size: int) -> None:
+    """A JPEG no larger than size x size, keeping the aspect ratio."""
+    with Image.open(src) as img:
+        img.draft("RGB", (size * 2, size * 2))  # lets JPEG decode at a reduced scale: much faster
+        img = img.convert("RGB")
+        img.thumbnail((size, size), Image.Resampling.LANCZOS)
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=85, optimize=True)
+    write_atomic(dst, buf.getvalue())

@@ -1,0 +1,291 @@
+"""Writes for datasets and samples: imports, image attachment, thumbnails.
+
+Every import validates all rows and images first and writes in one transaction: with any error nothing
+is written (unless the caller asks to skip bad rows), and image files copied for a rolled-back import
+are removed again.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from django.conf import settings
+from django.db import transaction
+from tqdm import tqdm
+
+from annotations import f17k
+from annotations.download import download_images, existing_image
+from annotations.folder_source import FolderEntry, read_path_label_csv, scan_label_folders
+from annotations.imaging import (IMAGE_SUFFIXES, ImageInfo, ImageRejected, content_path, inspect_image,
+                                 make_thumbnail, write_atomic)
+from annotations.import_report import ImportRejected, ImportResult, RowError
+from annotations.models import Dataset, Sample
+
+log = logging.getLogger(__name__)
+
+_COMPARED_FIELDS = ("label", "source", "source_url", "fitzpatrick", "qc_flag", "exclude_from_eval", "metadata")
+_IMAGE_FIELDS = ("image", "checksum", "width", "height")
+
+
+@dataclass
+class SampleRecord:
+    """One validated row, ready to write."""
+
+    external_id: str
+    fields: dict[str, Any]
+    split: str
+    image_path: Path | None = None
+    image: ImageInfo | None = None
+
+
+@dataclass
+class _StagedFiles:
+    written: list[Path] = field(default_factory=list)
+
+    def remove(self) -> None:
+        for path in self.written:
+            path.unlink(missing_ok=True)
+
+
+def get_or_create_dataset(name: str, source: str, *, description: str = "", license: str = "",
+                          user: Any = None) -> Dataset:
+    name = " ".join(name.split())
+    if not name:
+        raise ImportRejected("The dataset needs a name.")
+    dataset, _ = Dataset.objects.get_or_create(
+        name=name, defaults={"source": source, "description": description, "license": license, "created_by": user}
+    )
+    return dataset
+
+
+def _inspect_records(records: list[SampleRecord], progress: bool) -> list[RowError]:
+    """Validate every record's image in a small thread pool (Pillow releases the GIL while decoding)."""
+    with_images = [r for r in records if r.image_path is not None]
+    errors: list[RowError] = []
+    max_pixels = settings.SKINFLOW_MAX_IMAGE_PIXELS
+
+    def check(rec: SampleRecord) -> RowError | None:
+        try:
+            rec.image = inspect_image(rec.image_path.read_bytes(), max_pixels, name=rec.image_path.name)
+        except ImageRejected as exc:
+            return RowError(rec.external_id, "image", str(exc))
+        except OSError as exc:
+            return RowError(rec.external_id, "image", f"cannot read {rec.image_path}: {exc}")
+        return None
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for err in tqdm(pool.map(check, with_images), total=len(with_images), desc="checking images",
+                        unit="img", disable=not progress or not with_images):
+            if err is not None:
+                errors.append(err)
+    return errors
+
+
+def _stage_images(records: Iterable[SampleRecord], staged: _StagedFiles) -> None:
+    media = Path(settings.MEDIA_ROOT)
+    for rec in records:
+        if rec.image is None:
+            continue
+        rel = content_path(rec.image)
+        dst = media / rel
+        if not dst.exists():
+            write_atomic(dst, rec.image_path.read_bytes())
+            staged.written.append(dst)
+        rec.fields.update(image=rel, checksum=rec.image.sha256, width=rec.image.width, height=rec.image.height)
+
+
+def write_records(dataset: Dataset, records: Sequence[SampleRecord], errors: list[RowError], *,
+                  skip_bad_rows: bool = False, progress: bool = False) -> ImportResult:
+    """Validate images, then create new samples and update changed ones in one transaction."""
+    errors = list(errors) + _inspect_records(list(records), progress)
+    result = ImportResult(errors=errors)
+    if errors and not skip_bad_rows:
+        result.committed = False
+        return result
+    bad_ids = {e.row for e in errors}
+    good = [r for r in records if r.external_id not in bad_ids]
+    staged = _StagedFiles()
+    try:
+        with transaction.atomic():
+            _stage_images(good, staged)
+            existing = {s.external_id: s for s in Sample.objects.filter(dataset=dataset).only(
+                "id", "external_id", *_COMPARED_FIELDS, *_IMAGE_FIELDS)}
+            to_create, to_update = [], []
+            for rec in good:
+                current = existing.get(rec.external_id)
+                if current is None:
+                    to_create.append(Sample(dataset=dataset, external_id=rec.external_id, split=rec.split, **rec.fields))
+                    continue
+                changed = [k for k, v in rec.fields.items() if getattr(current, k) != v]
+                if changed:
+                    for k in changed:
+                        setattr(current, k, rec.fields[k])
+                    if "image" in changed:
+                        current.thumbnail = ""
+                    to_update.append(current)
+                else:
+                    result.unchanged += 1
+            Sample.objects.bulk_create(to_create, batch_size=2000)
+            if to_update:
+                names = sorted({k for rec in good for k in rec.fields} | {"thumbnail", "updated_at"})
+                Sample.objects.bulk_update(to_update, names, batch_size=1000)
+            result.created, result.updated = len(to_create), len(to_update)
+            result.images_attached = sum(1 for r in good if r.image is not None)
+    except Exception:
+        staged.remove()
+        raise
+    return result
+
+
+def import_fitzpatrick17k(csv_path: str | Path, *, images_dir: str | Path | None = None, download: bool = False,
+                          dataset_name: str = "Fitzpatrick17k", skip_bad_rows: bool = False,
+                          download_workers: int = 8, verify_download: bool = True,
+                          progress: bool = True) -> ImportResult:
+    """Import the Fitzpatrick17k label file; attach images named ``<md5>.<ext>`` found in ``images_dir``.
+
+    Rows with qc "3 Wrongly labelled" are kept, flagged and excluded from evaluation sampling.
+    """
+    rows, errors = f17k.read_f17k_csv(csv_path)
+    download_failures: list[tuple[str, str]] = []
+    if download:
+        if images_dir is None:
+            images_dir = Path(settings.DATA_DIR) / "downloads" / "fitzpatrick17k"
+        report = download_images(((r.md5, r.url) for r in rows), images_dir, workers=download_workers,
+                                 verify=verify_download, progress=progress)
+        download_failures = report.failed
+        log.info("downloads: %d new, %d already there, %d failed", report.downloaded, report.skipped,
+                 len(report.failed))
+    images = Path(images_dir) if images_dir else None
+    if images is not None and not images.is_dir():
+        raise ImportRejected(f"--images {images} is not a folder.")
+    records = []
+    for row in rows:
+        records.append(SampleRecord(
+            external_id=row.md5, split=row.split,
+            image_path=existing_image(images, row.md5) if images is not None else None,
+            fields={
+                "label": row.label, "source": row.source, "source_url": row.url, "fitzpatrick": row.fitzpatrick,
+                "qc_flag": row.qc, "exclude_from_eval": row.wrongly_labelled, "metadata": row.metadata,
+            },
+        ))
+    with transaction.atomic():
+        dataset = get_or_create_dataset(dataset_name, Dataset.Source.FITZPATRICK17K, license=f17k.LICENSE,
+                                        description="Fitzpatrick17k clinical photographs with skin-type labels.")
+        result = write_records(dataset, records, errors, skip_bad_rows=skip_bad_rows, progress=progress)
+        if not result.committed:
+            transaction.set_rollback(True)
+    result.warnings.extend(RowError(md5, "download", reason) for md5, reason in download_failures)
+    return result
+
+
+def _folder_records(entries: Sequence[FolderEntry]) -> list[SampleRecord]:
+    return [SampleRecord(external_id=e.relpath, split=f17k.assign_split(e.relpath), image_path=e.path,
+                         fields={"label": e.label, "source": "folder"}) for e in entries]
+
+
+def import_folder(dataset_name: str, root: str | Path | None = None, *, csv_path: str | Path | None = None,
+                  source: str = Dataset.Source.FOLDER, skip_bad_rows: bool = False, user: Any = None,
+                  progress: bool = True) -> ImportResult:
+    """Import ``<label>/<image>`` files under ``root``, or the ``path,label`` rows of ``csv_path``."""
+    if (root is None) == (csv_path is None):
+        raise ImportRejected("Give either a folder of <label>/<image> files or a CSV of path,label — one of them.")
+    entries, errors = read_path_label_csv(csv_path) if csv_path else scan_label_folders(root)
+    with transaction.atomic():
+        dataset = get_or_create_dataset(dataset_name, source, user=user)
+        result = write_records(dataset, _folder_records(entries), errors, skip_bad_rows=skip_bad_rows,
+                               progress=progress)
+        if not result.committed:
+            transaction.set_rollback(True)
+    return result
+
+
+MAX_ARCHIVE_FILES = 20_000
+
+
+def _extract_zip(archive: Any, dest: Path) -> None:
+    """Extract safely: no paths outside ``dest``, bounded size and count (no zip bombs)."""
+    try:
+        zf = zipfile.ZipFile(archive)
+    except zipfile.BadZipFile as exc:
+        raise ImportRejected("The archive is not a valid ZIP file; zip the <label>/<image> folders and retry.") from exc
+    with zf:
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+        if len(infos) > MAX_ARCHIVE_FILES:
+            raise ImportRejected(f"The archive holds {len(infos):,} files; the limit is {MAX_ARCHIVE_FILES:,} per upload.")
+        total = sum(i.file_size for i in infos)
+        limit = settings.SKINFLOW_MAX_UPLOAD_BYTES * 10
+        if total > limit:
+            raise ImportRejected(f"The archive unpacks to {total:,} bytes, over the limit of {limit:,}; split it.")
+        root = dest.resolve()
+        for info in infos:
+            target = (root / info.filename).resolve()
+            if root not in target.parents:
+                raise ImportRejected(f"The archive entry {info.filename!r} points outside the archive; rebuild the ZIP.")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, target.open("wb") as out:
+                shutil.copyfileobj(src, out)
+
+
+def import_upload(dataset_name: str, *, archive: Any = None, images: Sequence[Any] = (), label: str = "",
+                  skip_bad_rows: bool = False, user: Any = None) -> ImportResult:
+    """Import an uploaded ZIP (``<label>/<image>`` folders, or a ``labels.csv`` of path,label at its root),
+    or loose image files that all share ``label``."""
+    with tempfile.TemporaryDirectory(prefix="skinflow-upload-") as tmp:
+        tmpdir = Path(tmp)
+        if archive is not None:
+            _extract_zip(archive, tmpdir)
+            csv_file = tmpdir / "labels.csv"
+            if csv_file.exists():
+                return import_folder(dataset_name, csv_path=csv_file, source=Dataset.Source.UPLOAD,
+                                     skip_bad_rows=skip_bad_rows, user=user, progress=False)
+            return import_folder(dataset_name, tmpdir, source=Dataset.Source.UPLOAD, skip_bad_rows=skip_bad_rows,
+                                 user=user, progress=False)
+        label = " ".join(label.split())
+        if not images:
+            raise ImportRejected("Choose a ZIP archive or at least one image file.")
+        if not label:
+            raise ImportRejected("Loose images need a label: type the diagnosis they all share.")
+        folder = tmpdir / label.replace("/", "-")
+        folder.mkdir(parents=True)
+        for upload in images:
+            name = Path(getattr(upload, "name", "image")).name
+            if Path(name).suffix.lower() not in IMAGE_SUFFIXES:
+                raise ImportRejected(f"{name} is not an image file ({', '.join(sorted(IMAGE_SUFFIXES))}).")
+            with (folder / name).open("wb") as out:
+                for chunk in upload.chunks():
+                    out.write(chunk)
+        return import_folder(dataset_name, tmpdir, source=Dataset.Source.UPLOAD, skip_bad_rows=skip_bad_rows,
+                             user=user, progress=False)
+
+
+def ensure_thumbnail(sample: Sample) -> Path | None:
+    """The sample's thumbnail, made on first use and kept; None for samples without an image."""
+    if not sample.image:
+        return None
+    media = Path(settings.MEDIA_ROOT)
+    size = settings.SKINFLOW_THUMBNAIL_SIZE
+    if sample.thumbnail and (media / sample.thumbnail).exists():
+        return media / sample.thumbnail
+    rel = f"thumbs/{sample.checksum[:2]}/{sample.checksum}_{size}.jpg"
+    if not (media / rel).exists():
+        make_thumbnail(media / sample.image, media / rel, size)
+    Sample.objects.filter(pk=sample.pk).update(thumbnail=rel)
+    sample.thumbnail = rel
+    return media / rel
+
+
+def make_thumbnails(sample_ids: Iterable[int]) -> int:
+    """Make the missing thumbnails of these samples; returns how many were made. Idempotent."""
+    made = 0
+    for sample in Sample.objects.filter(pk__in=list(sample_ids)).exclude(image=""):
+        had = bool(sample.thumbnail)
+        ensure_thumbnail(sample)
+        made += not had
+    return made

@@ -1,0 +1,68 @@
+"""Pages: datasets, samples with filters and thumbnails, protected image files, admin upload."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from annotations import selectors, services
+from annotations.files import protected_file
+from annotations.filters import SampleFilter
+from annotations.forms import UploadForm
+from annotations.import_report import ImportRejected
+from annotations.models import Dataset, Sample
+from webapp.roles import ADMIN, role_required
+
+
+@role_required()
+def dataset_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "annotations/dataset_list.html", {"datasets": selectors.dataset_list()})
+
+
+@role_required()
+def sample_list(request: HttpRequest, dataset_id: int) -> HttpResponse:
+    dataset = get_object_or_404(Dataset, pk=dataset_id)
+    filterset = SampleFilter(request.GET, queryset=selectors.sample_queryset().filter(dataset=dataset))
+    filterset.form.fields.pop("dataset", None)
+    page = Paginator(filterset.qs, 48).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "annotations/sample_list.html", {
+        "dataset": dataset, "filter": filterset, "page": page, "query": query.urlencode(),
+        "labels": selectors.dataset_labels(dataset),
+    })
+
+
+@role_required()
+def sample_image(request: HttpRequest, sample_id: int) -> FileResponse:
+    sample = get_object_or_404(Sample, pk=sample_id)
+    return protected_file(sample.image)
+
+
+@role_required()
+def sample_thumbnail(request: HttpRequest, sample_id: int) -> FileResponse:
+    sample = get_object_or_404(Sample, pk=sample_id)
+    path = services.ensure_thumbnail(sample)
+    if path is None:
+        raise Http404("This sample has no image yet.")
+    return protected_file(sample.thumbnail, "image/jpeg")
+
+
+@role_required(ADMIN)
+def upload(request: HttpRequest) -> HttpResponse:
+    result, error = None, None
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            result = services.import_upload(
+                data["dataset"], archive=data.get("archive"), images=data.get("images") or [],
+                label=data.get("label") or "", skip_bad_rows=data["skip_bad_rows"], user=request.user,
+            )
+        except ImportRejected as exc:
+            error = str(exc)
+    status = 400 if (error or (result and not result.committed) or form.errors) else 200
+    dataset = Dataset.objects.filter(name=" ".join((form.data.get("dataset") or "").split())).first()
+    return render(request, "annotations/upload.html",
+                  {"form": form, "result": result, "error": error, "dataset": dataset}, status=status)

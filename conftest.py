@@ -1,0 +1,62 @@
+"""Fixtures shared by every app's tests."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from webapp.roles import ADMIN, DERMATOLOGIST, grant_role
+
+
+@pytest.fixture(autouse=True)
+def _isolated_files(settings, tmp_path):
+    """Each test gets its own media folder and LLM response cache."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.SKINFLOW_LLM_CACHE = str(tmp_path / "llm-cache.sqlite3")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _services_are_real(django_db_setup, django_db_blocker):
+    """Under bin/test the suite must really run on PostgreSQL and Redis, never silently on SQLite."""
+    if os.environ.get("SKINFLOW_REQUIRE_SERVICES"):
+        from django.conf import settings
+        from django.db import connection
+
+        assert connection.vendor == "postgresql", f"tests must run on PostgreSQL, got {connection.vendor}"
+        assert settings.CELERY_BROKER_URL.startswith("redis://"), settings.CELERY_BROKER_URL
+
+
+def _user(username: str, *roles: str):
+    user = get_user_model().objects.create_user(username=username, password="correct horse battery")
+    for role in roles:
+        grant_role(user, role)
+    return user
+
+
+@pytest.fixture
+def dermatologist(db):
+    return _user("derm", DERMATOLOGIST)
+
+
+@pytest.fixture
+def admin_user(db):
+    return _user("boss", ADMIN)
+
+
+@pytest.fixture
+def no_role_user(db):
+    return _user("nobody")
+
+
+@pytest.fixture
+def derm_client(client, dermatologist):
+    client.force_login(dermatologist)
+    return client
+
+
+@pytest.fixture
+def admin_client_role(client, admin_user):
+    client.force_login(admin_user)
+    return client

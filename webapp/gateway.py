@@ -1,0 +1,65 @@
+"""The Django side of the LLM gateway: endpoint configuration from settings, environment and the
+database, and a recorder that stores each call's tokens and latency."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from django.conf import settings
+
+from webapp.llm import ROLES, CallRecord, EndpointConfig, LLMGateway, SQLiteCache
+
+
+def endpoint_configs() -> dict[str, EndpointConfig]:
+    """One config per role: database row if enabled, else per-role env vars, else the global defaults."""
+    configs: dict[str, EndpointConfig] = {}
+    for role in ROLES:
+        prefix = f"SKINFLOW_{role.upper()}_"
+        configs[role] = EndpointConfig(
+            role=role,
+            base_url=os.environ.get(prefix + "BASE_URL", settings.SKINFLOW_LLM_BASE_URL),
+            model=os.environ.get(prefix + "MODEL", settings.SKINFLOW_LLM_MODEL),
+            api_key_env=os.environ.get(prefix + "API_KEY_ENV", settings.SKINFLOW_LLM_API_KEY_ENV),
+        )
+    from webapp.models import LLMEndpoint
+
+    for row in LLMEndpoint.objects.filter(enabled=True):
+        configs[row.role] = row.to_config()
+    return configs
+
+
+class CallRecorder:
+    """Buffers CallRecords from the gateway's thread; ``flush`` writes them from the caller's thread
+    (Django connections are per thread, and tests run inside a transaction)."""
+
+    def __init__(self, purpose: str = "") -> None:
+        self.purpose = purpose
+        self._lock = threading.Lock()
+        self._pending: list[CallRecord] = []
+
+    def __call__(self, record: CallRecord) -> None:
+        with self._lock:
+            self._pending.append(record)
+
+    def flush(self) -> int:
+        from webapp.models import LLMCall
+
+        with self._lock:
+            pending, self._pending = self._pending, []
+        LLMCall.objects.bulk_create(
+            LLMCall(
+                role=r.role, model=r.model, purpose=self.purpose, cache_key=r.cache_key,
+                prompt_tokens=r.prompt_tokens, completion_tokens=r.completion_tokens,
+                latency_ms=round(r.latency_s * 1000), cached=r.cached, attempts=r.attempts, ok=r.ok,
+                error=r.error or "",
+            )
+            for r in pending
+        )
+        return len(pending)
+
+
+def build_gateway(recorder: CallRecorder | None = None) -> LLMGateway:
+    """A gateway configured for every role, with the shared on-disk response cache."""
+    cache = SQLiteCache(settings.SKINFLOW_LLM_CACHE) if settings.SKINFLOW_LLM_CACHE else None
+    return LLMGateway(endpoint_configs(), cache=cache, on_call=recorder)

@@ -1,0 +1,77 @@
+"""LLM endpoints (one per role, admin-editable) and the per-call log."""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+ROLE_CHOICES = [(r, r) for r in ("drafter", "structurer", "diagnoser", "judge", "scorer")]
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+
+
+def validate_env_var_name(value: str) -> None:
+    if value and not _ENV_NAME.match(value):
+        raise ValidationError(
+            "Give the NAME of an environment variable (e.g. OPENAI_API_KEY), not the key itself: "
+            "upper-case letters, digits and underscores."
+        )
+
+
+class LLMEndpoint(models.Model):
+    """An OpenAI-compatible endpoint serving one role. The API key never enters the database: only the
+    name of the environment variable that holds it on the workers."""
+
+    role = models.CharField(max_length=20, choices=ROLE_CHOICES, unique=True)
+    base_url = models.URLField(max_length=300, help_text="OpenAI-compatible base URL, e.g. http://vllm:8000/v1")
+    model = models.CharField(max_length=200)
+    api_key_env = models.CharField(
+        max_length=100, blank=True, validators=[validate_env_var_name],
+        help_text="Name of the environment variable holding the API key (empty for local servers).",
+    )
+    temperature = models.FloatField(default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)])
+    max_concurrency = models.PositiveIntegerField(default=8, validators=[MinValueValidator(1)])
+    requests_per_minute = models.PositiveIntegerField(default=0, help_text="0 means no limit.")
+    timeout_s = models.FloatField(default=60.0, validators=[MinValueValidator(1.0)])
+    max_retries = models.PositiveIntegerField(default=5, validators=[MaxValueValidator(20)])
+    enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["role"]
+        verbose_name = "LLM endpoint"
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.model} @ {self.base_url}"
+
+    def to_config(self):  # -> webapp.llm.EndpointConfig
+        from webapp.llm import EndpointConfig
+
+        return EndpointConfig(
+            role=self.role, base_url=self.base_url, model=self.model, api_key_env=self.api_key_env,
+            temperature=self.temperature, max_concurrency=self.max_concurrency,
+            requests_per_minute=self.requests_per_minute, timeout_s=self.timeout_s, max_retries=self.max_retries,
+        )
+
+
+class LLMCall(models.Model):
+    """One gateway call (or cache hit): what it cost and how long it took."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    role = models.CharField(max_length=20, db_index=True)
+    model = models.CharField(max_length=200)
+    purpose = models.CharField(max_length=100, blank=True, help_text="What the call was for, e.g. drafting-run:12")
+    cache_key = models.CharField(max_length=64)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    cached = models.BooleanField(default=False)
+    attempts = models.PositiveSmallIntegerField(default=1)
+    ok = models.BooleanField(default=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "LLM call"
