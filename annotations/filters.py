@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.db.models import QuerySet
 
 from annotations.models import Sample
 
+_ANY_YES_NO = forms.Select(choices=[("", "any"), ("true", "yes"), ("false", "no")])
 SKIN_TYPE_CHOICES = [(str(i), f"Type {i}") for i in range(1, 7)] + [("unknown", "unknown")]
 
 
@@ -16,8 +18,8 @@ class SampleFilter(django_filters.FilterSet):
     split = django_filters.ChoiceFilter(choices=Sample.Split.choices)
     state = django_filters.ChoiceFilter(choices=Sample.State.choices)
     skin_type = django_filters.ChoiceFilter(choices=SKIN_TYPE_CHOICES, method="filter_skin_type", label="Skin type")
-    has_image = django_filters.BooleanFilter(method="filter_has_image", label="Has image")
-    exclude_from_eval = django_filters.BooleanFilter()
+    has_image = django_filters.BooleanFilter(method="filter_has_image", label="Has image", widget=_ANY_YES_NO)
+    exclude_from_eval = django_filters.BooleanFilter(label="Excluded from evaluation", widget=_ANY_YES_NO)
 
     class Meta:
         model = Sample

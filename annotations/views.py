@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -25,12 +26,16 @@ def sample_list(request: HttpRequest, dataset_id: int) -> HttpResponse:
     dataset = get_object_or_404(Dataset, pk=dataset_id)
     filterset = SampleFilter(request.GET, queryset=selectors.sample_queryset().filter(dataset=dataset))
     filterset.form.fields.pop("dataset", None)
+    labels = selectors.dataset_labels(dataset)
+    # On the page, a dropdown of this dataset's labels (with counts) beats typing a label from memory.
+    filterset.form.fields["label"] = forms.ChoiceField(
+        required=False, label="Label", choices=[("", "any")] + [(name, f"{name} ({n})") for name, n in labels])
     page = Paginator(filterset.qs, 48).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "annotations/sample_list.html", {
         "dataset": dataset, "filter": filterset, "page": page, "query": query.urlencode(),
-        "labels": selectors.dataset_labels(dataset),
+        "labels": labels,
     })
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlparse
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -20,12 +21,19 @@ def validate_env_var_name(value: str) -> None:
         )
 
 
+def validate_base_url(value: str) -> None:
+    # Django's URLValidator wants a dotted host; in-cluster names like http://vllm:8000/v1 are normal here.
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValidationError("Give an http(s) base URL such as http://vllm:8000/v1 or https://api.openai.com/v1.")
+
+
 class LLMEndpoint(models.Model):
     """An OpenAI-compatible endpoint serving one role. The API key never enters the database: only the
     name of the environment variable that holds it on the workers."""
 
     role = models.CharField(max_length=20, choices=ROLE_CHOICES, unique=True)
-    base_url = models.URLField(max_length=300, help_text="OpenAI-compatible base URL, e.g. http://vllm:8000/v1")
+    base_url = models.CharField(max_length=300, validators=[validate_base_url], help_text="OpenAI-compatible base URL, e.g. http://vllm:8000/v1")
     model = models.CharField(max_length=200)
     api_key_env = models.CharField(
         max_length=100, blank=True, validators=[validate_env_var_name],

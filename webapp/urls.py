@@ -7,10 +7,13 @@ from rest_framework.routers import DefaultRouter
 
 from annotations.api import DatasetViewSet, SampleViewSet
 from webapp import views
+from webapp.api import LLMCallViewSet, LLMEndpointViewSet
 
 router = DefaultRouter()
 router.register("datasets", DatasetViewSet, basename="dataset")
 router.register("samples", SampleViewSet, basename="sample")
+router.register("llm-endpoints", LLMEndpointViewSet, basename="llm-endpoint")
+router.register("llm-calls", LLMCallViewSet, basename="llm-call")
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="webapp/login.html"), name="login"),

@@ -31,7 +31,7 @@ def shown(resp) -> set[str]:
 
 @pytest.mark.parametrize("query, expected", [
     ({}, {"psoriasis/1.jpg", "psoriasis/2.jpg", "melanoma/3.jpg"}),
-    ({"label": "Psoriasis"}, {"psoriasis/1.jpg", "psoriasis/2.jpg"}),
+    ({"label": "psoriasis"}, {"psoriasis/1.jpg", "psoriasis/2.jpg"}),
     ({"split": "test"}, {"psoriasis/1.jpg"}),
     ({"skin_type": "5"}, {"psoriasis/2.jpg"}),
     ({"skin_type": "unknown"}, {"melanoma/3.jpg"}),

@@ -102,3 +102,15 @@ def test_api_key_env_must_be_a_variable_name():
     validate_env_var_name("OPENAI_API_KEY")
     with pytest.raises(ValidationError, match="NAME of an environment variable"):
         validate_env_var_name("sk-live-abc123")
+
+
+@pytest.mark.django_db
+def test_only_admins_edit_llm_endpoints_and_keys_are_never_accepted(client, derm_client, admin_user):
+    assert derm_client.get("/api/llm-endpoints/").status_code == 403
+    client.force_login(admin_user)
+    ok = client.post("/api/llm-endpoints/", {"role": "judge", "base_url": "http://judge:8000/v1",
+                                             "model": "gemini-2.5-pro", "api_key_env": "GEMINI_API_KEY"})
+    assert ok.status_code == 201
+    bad = client.post("/api/llm-endpoints/", {"role": "scorer", "base_url": "http://s/v1", "model": "m",
+                                              "api_key_env": "sk-abc123secret"})
+    assert bad.status_code == 400 and "NAME of an environment variable" in bad.json()["api_key_env"][0]

@@ -47,7 +47,7 @@ def test_log_in_and_see_the_demo_dataset_with_thumbnails(browser, live_server, d
     page.wait_for_selector(".card img")
     page.wait_for_function("[...document.querySelectorAll('.card img')].every(i => i.complete && i.naturalWidth > 0)")
     assert page.locator(".card").count() == 24
-    page.fill("#id_label", "melanoma")
+    page.select_option("#id_label", "melanoma")
     page.click("#filters button[type=submit]")
     page.wait_for_load_state()
     assert page.locator(".card").count() == 4

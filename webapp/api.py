@@ -1,0 +1,37 @@
+"""REST API for the admin-editable LLM endpoints and the call log (admins only)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers, viewsets
+
+from webapp.models import LLMCall, LLMEndpoint
+from webapp.roles import IsAdminRole
+
+
+class LLMEndpointSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LLMEndpoint
+        fields = ["id", "role", "base_url", "model", "api_key_env", "temperature", "max_concurrency",
+                  "requests_per_minute", "timeout_s", "max_retries", "enabled", "updated_at"]
+        read_only_fields = ["updated_at"]
+
+
+class LLMCallSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LLMCall
+        fields = ["id", "created_at", "role", "model", "purpose", "prompt_tokens", "completion_tokens",
+                  "latency_ms", "cached", "attempts", "ok", "error"]
+        read_only_fields = fields
+
+
+class LLMEndpointViewSet(viewsets.ModelViewSet):
+    queryset = LLMEndpoint.objects.all()
+    serializer_class = LLMEndpointSerializer
+    permission_classes = [IsAdminRole]
+
+
+class LLMCallViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = LLMCall.objects.all()
+    serializer_class = LLMCallSerializer
+    permission_classes = [IsAdminRole]
+    filterset_fields = ["role", "cached", "ok", "purpose"]
