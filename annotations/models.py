@@ -36,6 +36,7 @@ class Sample(models.Model):
     class State(models.TextChoices):
         NEW = "new", "new"
         DRAFTING = "drafting", "drafting"
+        DRAFT_FAILED = "draft_failed", "drafting failed"
         AUTO_ACCEPTED = "auto_accepted", "auto accepted"
         NEEDS_EXPERT = "needs_expert", "needs expert"
         EXPERT_ACCEPTED = "expert_accepted", "expert accepted"
@@ -62,6 +63,16 @@ class Sample(models.Model):
     exclude_from_eval = models.BooleanField(default=False, help_text="Never sampled for evaluation (e.g. wrongly labelled).")
     metadata = models.JSONField(default=dict, blank=True)
     thumbnail = models.CharField(max_length=255, blank=True, help_text="Cached thumbnail path under MEDIA_ROOT.")
+    # The caption currently standing for this sample (machine-accepted or expert-revised), and its version:
+    # every human save carries the version it edited, so a stale save is refused instead of overwriting.
+    caption = models.JSONField(null=True, blank=True)
+    caption_version = models.PositiveIntegerField(default=0)
+    # Review claim: one reviewer at a time, for a short lease kept alive by a heartbeat.
+    claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="claimed_samples")
+    claim_expires_at = models.DateTimeField(null=True, blank=True)
+    audit = models.BooleanField(default=False, help_text="An accepted sample drawn for expert audit.")
+    last_error = models.TextField(blank=True, help_text="Why the last machine step failed, in words.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -77,6 +88,7 @@ class Sample(models.Model):
             models.Index(fields=["dataset", "split"]),
             models.Index(fields=["dataset", "state"]),
             models.Index(fields=["dataset", "fitzpatrick"]),
+            models.Index(fields=["state", "id"], name="sample_state_fifo"),
         ]
 
     def __str__(self) -> str:
@@ -85,3 +97,160 @@ class Sample(models.Model):
     @property
     def has_image(self) -> bool:
         return bool(self.image)
+
+
+class DraftingRun(models.Model):
+    """A batch of machine annotation over a dataset: every selected sample gets a DraftJob."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
+        SUCCEEDED = "succeeded", "succeeded"
+        CANCELLED = "cancelled", "cancelled"
+        FAILED = "failed", "failed"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="drafting_runs")
+    split = models.CharField(max_length=5, blank=True, help_text="Only this split; empty for all.")
+    max_attempts = models.PositiveSmallIntegerField(default=5)
+    consistency_k = models.PositiveSmallIntegerField(
+        default=1, help_text="A caption is consistent when a correct diagnosis is within the first k inferred.")
+    prompt_version = models.CharField(max_length=40)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"drafting run {self.pk} on {self.dataset}"
+
+
+class DraftJob(models.Model):
+    """One sample within a run: the unit of work of one idempotent Celery task."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "pending"
+        RUNNING = "running", "running"
+        AUTO_ACCEPTED = "auto_accepted", "auto accepted"
+        NEEDS_EXPERT = "needs_expert", "needs expert"
+        FAILED = "failed", "failed"
+        CANCELLED = "cancelled", "cancelled"
+
+    TERMINAL = (State.AUTO_ACCEPTED, State.NEEDS_EXPERT, State.FAILED, State.CANCELLED)
+
+    run = models.ForeignKey(DraftingRun, on_delete=models.CASCADE, related_name="jobs")
+    sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="draft_jobs")
+    state = models.CharField(max_length=15, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "sample"], name="draftjob_unique_sample")]
+        indexes = [models.Index(fields=["run", "state"])]
+
+
+class CaptionDraft(models.Model):
+    """One machine attempt, immutable: free text, structured caption, inferred diagnosis, verdict."""
+
+    sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="drafts")
+    job = models.ForeignKey(DraftJob, null=True, on_delete=models.SET_NULL, related_name="drafts")
+    attempt = models.PositiveSmallIntegerField()
+    prompt_version = models.CharField(max_length=40)
+    drafter_model = models.CharField(max_length=200)
+    structurer_model = models.CharField(max_length=200, blank=True)
+    diagnoser_model = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    caption = models.JSONField(null=True, blank=True)
+    caption_error = models.TextField(blank=True)
+    diagnoses = models.JSONField(default=list, blank=True)
+    diagnosis_items = models.JSONField(default=list, blank=True, help_text="The diagnoser's answer entries, "
+                                       "with the key_matching_fields the field-frequency analysis counts.")
+    judge_category = models.CharField(max_length=20, blank=True)
+    judge_rationale = models.TextField(blank=True)
+    consistent = models.BooleanField(default=False)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["sample_id", "created_at", "attempt"]
+        constraints = [models.UniqueConstraint(fields=["job", "attempt"], name="draft_unique_attempt")]
+
+
+class CaptionRevision(models.Model):
+    """A dermatologist's caption, append-only; re-checked for diagnostic consistency."""
+
+    class Check(models.TextChoices):
+        PENDING = "pending", "checking"
+        CONSISTENT = "consistent", "consistent"
+        INCONSISTENT = "inconsistent", "inconsistent"
+        ERROR = "error", "check failed"
+
+    sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="revisions")
+    version = models.PositiveIntegerField(help_text="The sample's caption_version this revision created.")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="caption_revisions")
+    caption = models.JSONField()
+    base_caption = models.JSONField(null=True, blank=True, help_text="What the reviewer started from.")
+    check_state = models.CharField(max_length=12, choices=Check.choices, default=Check.PENDING)
+    diagnoses = models.JSONField(default=list, blank=True)
+    judge_category = models.CharField(max_length=20, blank=True)
+    judge_rationale = models.TextField(blank=True)
+    check_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["sample_id", "version"]
+        constraints = [models.UniqueConstraint(fields=["sample", "version"], name="revision_unique_version")]
+
+
+class SampleEvent(models.Model):
+    """Append-only history of a sample: drafts, revisions, checks and decisions, by whom and when."""
+
+    class Kind(models.TextChoices):
+        DRAFTED = "drafted", "machine draft"
+        AUTO_ACCEPTED = "auto_accepted", "auto-accepted"
+        NEEDS_EXPERT = "needs_expert", "sent to experts"
+        DRAFT_FAILED = "draft_failed", "drafting failed"
+        CLAIMED = "claimed", "claimed"
+        RELEASED = "released", "released"
+        SKIPPED = "skipped", "skipped"
+        REVISION_SAVED = "revision_saved", "revision saved"
+        CHECK_CONSISTENT = "check_consistent", "re-check consistent"
+        CHECK_INCONSISTENT = "check_inconsistent", "re-check inconsistent"
+        CHECK_FAILED = "check_failed", "re-check failed"
+        EXPERT_ACCEPTED = "expert_accepted", "expert-accepted"
+        REJECTED = "rejected", "rejected"
+        BULK_ACCEPTED = "bulk_accepted", "bulk-accepted"
+        AUDIT_DRAWN = "audit_drawn", "drawn for audit"
+
+    sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["sample_id", "created_at", "id"]
+        indexes = [models.Index(fields=["sample", "created_at"]), models.Index(fields=["actor", "kind"])]
+
+
+class FieldFrequencyAnalysis(models.Model):
+    """The paper's field-ranking step: how often each caption field is filled, and how often diagnoses
+    cite it as evidence. Its weights feed the Stage I caption reward."""
+
+    dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.CASCADE)
+    captions = models.PositiveIntegerField()
+    answers = models.PositiveIntegerField()
+    filled = models.JSONField(help_text="field -> number of captions with the field filled")
+    cited = models.JSONField(help_text="field -> number of diagnoser answers citing it in key_matching_fields")
+    weights = models.JSONField(help_text="field -> weight, summing to 1")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]

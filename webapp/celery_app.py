@@ -9,17 +9,21 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
 app = Celery("skinflow")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.update(
-    task_queues=(Queue("default"), Queue("llm"), Queue("gpu")),
+    # Each queue with its own exchange and routing key: a task routed to "llm" reaches only that queue.
+    task_queues=tuple(Queue(name, Exchange(name, type="direct"), routing_key=name) for name in ("default", "llm", "gpu")),
     task_default_queue="default",
+    task_default_exchange="default",
+    task_default_routing_key="default",
     task_routes={
         "annotations.tasks.draft_*": {"queue": "llm"},
+        "annotations.tasks.recheck_*": {"queue": "llm"},
         "evaluation.tasks.infer_*": {"queue": "llm"},
         "evaluation.tasks.judge_*": {"queue": "llm"},
         "evaluation.tasks.local_*": {"queue": "gpu"},

@@ -63,3 +63,46 @@ def build_gateway(recorder: CallRecorder | None = None) -> LLMGateway:
     """A gateway configured for every role, with the shared on-disk response cache."""
     cache = SQLiteCache(settings.SKINFLOW_LLM_CACHE) if settings.SKINFLOW_LLM_CACHE else None
     return LLMGateway(endpoint_configs(), cache=cache, on_call=recorder)
+
+
+_shared_lock = threading.Lock()
+_shared: tuple[tuple, LLMGateway] | None = None
+
+
+def shared_gateway() -> LLMGateway:
+    """One gateway per process (worker threads share its connections and limits), rebuilt when an admin
+    changes an endpoint. Calls are recorded by the callers' own CallRecorders through ``record_calls``."""
+    global _shared
+    configs = endpoint_configs()
+    fingerprint = (tuple(sorted(configs.items())), settings.SKINFLOW_LLM_CACHE)
+    with _shared_lock:
+        if _shared is None or _shared[0] != fingerprint:
+            old = _shared[1] if _shared else None
+            _shared = (fingerprint, build_gateway(_dispatch_record))
+            if old is not None:
+                old.close()
+        return _shared[1]
+
+
+_recorders = threading.local()
+
+
+def _dispatch_record(record: CallRecord) -> None:
+    recorder = getattr(_recorders, "current", None)
+    if recorder is not None:
+        recorder(record)
+
+
+class record_calls:  # noqa: N801 - used as a context manager, reads like a function
+    """Within this block, calls this thread makes through the shared gateway go to ``recorder``."""
+
+    def __init__(self, recorder: CallRecorder) -> None:
+        self.recorder = recorder
+
+    def __enter__(self) -> CallRecorder:
+        self._previous = getattr(_recorders, "current", None)
+        _recorders.current = self.recorder
+        return self.recorder
+
+    def __exit__(self, *exc: object) -> None:
+        _recorders.current = self._previous

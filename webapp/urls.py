@@ -6,14 +6,22 @@ from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from annotations.api import DatasetViewSet, SampleViewSet
+from evaluation.api import EvalRunViewSet
+from annotations.review_api import (DraftingRunViewSet, FieldFrequencyViewSet, ReviewSampleViewSet,
+                                    RevisionViewSet)
 from webapp import views
 from webapp.api import LLMCallViewSet, LLMEndpointViewSet
 
 router = DefaultRouter()
 router.register("datasets", DatasetViewSet, basename="dataset")
 router.register("samples", SampleViewSet, basename="sample")
+router.register("review/samples", ReviewSampleViewSet, basename="review-sample")
+router.register("review/revisions", RevisionViewSet, basename="review-revision")
+router.register("drafting-runs", DraftingRunViewSet, basename="drafting-run")
+router.register("field-frequency", FieldFrequencyViewSet, basename="field-frequency")
 router.register("llm-endpoints", LLMEndpointViewSet, basename="llm-endpoint")
 router.register("llm-calls", LLMCallViewSet, basename="llm-call")
+router.register("eval-runs", EvalRunViewSet, basename="eval-run")
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="webapp/login.html"), name="login"),
@@ -24,5 +32,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include(router.urls)),
+    path("evaluation/", include("evaluation.urls")),
+    path("review/", include("annotations.review_urls")),
     path("", include("annotations.urls")),
 ]

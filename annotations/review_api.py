@@ -1,0 +1,193 @@
+"""REST API of the review tool and of machine drafting runs."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotations import drafting_services, review_selectors, review_services
+from annotations.models import CaptionRevision, Dataset, DraftingRun, FieldFrequencyAnalysis, Sample
+from annotations.review_serializers import (AuditSerializer, BulkAcceptSerializer, CaptionRevisionSerializer,
+                                            DraftingRunSerializer, FieldFrequencySerializer, NextSerializer,
+                                            RejectSerializer, ReviewSampleSerializer, SaveRevisionSerializer)
+from webapp.roles import IsAdminOrReadOnly, IsAdminRole
+
+
+def _detail(sample: Sample) -> dict:
+    return ReviewSampleSerializer(review_selectors.review_detail(sample)).data
+
+
+def _error(exc: review_services.ReviewError, code: int) -> Response:
+    return Response({"detail": str(exc)}, status=code)
+
+
+class ReviewSampleViewSet(viewsets.GenericViewSet):
+    """Claim, inspect, revise and decide samples (dermatologists and admins)."""
+
+    queryset = Sample.objects.select_related("dataset", "claimed_by")
+    serializer_class = ReviewSampleSerializer
+
+    @extend_schema(request=NextSerializer, responses={200: ReviewSampleSerializer, 204: None})
+    @action(detail=False, methods=["post"])
+    def next(self, request: Request) -> Response:
+        """Your current claim, or a new one; 204 when nothing is waiting."""
+        body = NextSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        dataset = get_object_or_404(Dataset, pk=body.validated_data["dataset"]) \
+            if body.validated_data.get("dataset") else None
+        sample = review_services.claim_next(request.user, dataset=dataset)
+        if sample is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(_detail(self.get_queryset().get(pk=sample.pk)))
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(_detail(self.get_object()))
+
+    @extend_schema(request=None, responses={200: ReviewSampleSerializer, 409: OpenApiResponse(description="claimed by another reviewer")})
+    @action(detail=True, methods=["post"])
+    def heartbeat(self, request: Request, pk: str) -> Response:
+        try:
+            review_services.heartbeat(request.user, self.get_object())
+        except review_services.NotClaimed as exc:
+            return _error(exc, status.HTTP_409_CONFLICT)
+        return Response(_detail(self.get_object()))
+
+    @extend_schema(request=SaveRevisionSerializer,
+                   responses={201: CaptionRevisionSerializer, 400: OpenApiResponse(description="invalid caption"),
+                              409: OpenApiResponse(description="stale version or claimed by someone else")})
+    @action(detail=True, methods=["post"])
+    def revisions(self, request: Request, pk: str) -> Response:
+        """Save a caption on top of ``base_version``; a stale version gets 409 with the other version."""
+        body = SaveRevisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        sample = self.get_object()
+        try:
+            revision = review_services.save_revision(request.user, sample, body.validated_data["caption"],
+                                                     body.validated_data["base_version"])
+        except review_services.StaleVersion as exc:
+            return Response({"detail": str(exc), "current_version": exc.sample.caption_version,
+                             "current_caption": exc.sample.caption,
+                             "current_revision": CaptionRevisionSerializer(exc.latest).data if exc.latest else None},
+                            status=status.HTTP_409_CONFLICT)
+        except review_services.NotClaimed as exc:
+            return _error(exc, status.HTTP_409_CONFLICT)
+        except review_services.ReviewError as exc:
+            return _error(exc, status.HTTP_400_BAD_REQUEST)
+        return Response(CaptionRevisionSerializer(revision).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=RejectSerializer, responses={200: ReviewSampleSerializer})
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: str) -> Response:
+        body = RejectSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            review_services.reject(request.user, self.get_object(), body.validated_data["reason"],
+                                   body.validated_data["note"])
+        except review_services.NotClaimed as exc:
+            return _error(exc, status.HTTP_409_CONFLICT)
+        except review_services.ReviewError as exc:
+            return _error(exc, status.HTTP_400_BAD_REQUEST)
+        return Response(_detail(self.get_object()))
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["post"])
+    def skip(self, request: Request, pk: str) -> Response:
+        review_services.skip(request.user, self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["post"])
+    def release(self, request: Request, pk: str) -> Response:
+        review_services.release(request.user, self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=BulkAcceptSerializer, responses={200: dict})
+    @action(detail=False, methods=["post"], url_path="bulk-accept", permission_classes=[IsAdminRole])
+    def bulk_accept(self, request: Request) -> Response:
+        """Admins: accept the best machine draft of each listed needs_expert sample."""
+        body = BulkAcceptSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return Response(review_services.bulk_accept(request.user, body.validated_data["sample_ids"]))
+
+    @extend_schema(request=AuditSerializer, responses={200: dict})
+    @action(detail=False, methods=["post"], permission_classes=[IsAdminRole])
+    def audit(self, request: Request) -> Response:
+        """Admins: draw auto-accepted samples of a dataset for expert audit."""
+        body = AuditSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        dataset = get_object_or_404(Dataset, pk=body.validated_data["dataset"])
+        drawn = review_services.draw_audit(request.user, dataset, body.validated_data["count"],
+                                           body.validated_data.get("seed"))
+        return Response({"drawn": drawn})
+
+    @extend_schema(responses={200: dict})
+    @action(detail=False, methods=["get"], url_path="field-edits", permission_classes=[IsAdminRole])
+    def field_edits(self, request: Request) -> Response:
+        """Admins: which caption fields reviewers change most."""
+        dataset = Dataset.objects.filter(pk=request.query_params.get("dataset") or None).first()
+        return Response(review_selectors.field_edit_stats(dataset))
+
+
+class RevisionViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """A revision and the state of its consistency re-check (poll until it leaves 'pending')."""
+
+    queryset = CaptionRevision.objects.select_related("author")
+    serializer_class = CaptionRevisionSerializer
+
+
+class DraftingRunViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                         viewsets.GenericViewSet):
+    """Machine drafting runs: create (admins) to draft every new sample of a dataset; progress; cancel; resume."""
+
+    queryset = DraftingRun.objects.select_related("dataset")
+    serializer_class = DraftingRunSerializer
+    permission_classes = [IsAdminOrReadOnly]
+    filterset_fields = ["dataset", "state"]
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            run = drafting_services.create_run(data["dataset"], user=request.user, split=data.get("split", ""),
+                                               max_attempts=data.get("max_attempts", 5),
+                                               consistency_k=data.get("consistency_k", 1))
+        except drafting_services.DraftingRejected as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(self.get_serializer(run).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: DraftingRunSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        run = self.get_object()
+        drafting_services.cancel_run(run)
+        run.refresh_from_db()
+        return Response(self.get_serializer(run).data)
+
+    @extend_schema(request=None, responses={200: DraftingRunSerializer})
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: str) -> Response:
+        run = self.get_object()
+        drafting_services.resume_run(run)
+        run.refresh_from_db()
+        return Response(self.get_serializer(run).data)
+
+
+class FieldFrequencyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                            viewsets.GenericViewSet):
+    """The field-ranking analysis; creating one recomputes it (admins). Its weights feed the caption reward."""
+
+    queryset = FieldFrequencyAnalysis.objects.all()
+    serializer_class = FieldFrequencySerializer
+    permission_classes = [IsAdminOrReadOnly]
+    filterset_fields = ["dataset"]
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        dataset = Dataset.objects.filter(pk=request.data.get("dataset") or None).first()
+        analysis = review_services.analyse_field_frequency(dataset, request.user)
+        return Response(self.get_serializer(analysis).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from annotations import review_views
+
+urlpatterns = [
+    path("", review_views.queue, name="review-queue"),
+    path("next/", review_views.next_sample, name="review-next"),
+    path("samples/<int:sample_id>/", review_views.review_sample, name="review-sample"),
+    path("runs/start/", review_views.start_run, name="drafting-run-start"),
+    path("runs/<int:run_id>/", review_views.run_detail, name="drafting-run"),
+    path("bulk-accept/", review_views.bulk_accept, name="review-bulk-accept"),
+    path("audit/", review_views.draw_audit, name="review-audit"),
+    path("fields/", review_views.field_stats, name="field-stats"),
+]

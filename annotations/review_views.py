@@ -1,0 +1,127 @@
+"""Pages of the review tool: the queue, the sample review page, drafting runs, field statistics."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from annotations import drafting_services, review_selectors, review_services
+from annotations.models import Dataset, DraftingRun, FieldFrequencyAnalysis, Sample
+from annotations.schema import FIELD_GUIDELINES, FIELDS
+from webapp.roles import ADMIN, has_role, role_required
+
+
+@role_required()
+def queue(request: HttpRequest) -> HttpResponse:
+    dataset = Dataset.objects.filter(pk=request.GET.get("dataset") or None).first()
+    context = {"counts": review_selectors.queue_counts(dataset), "datasets": Dataset.objects.all(),
+               "dataset": dataset, "waiting": review_selectors.waiting_for(request.user)}
+    if has_role(request.user, ADMIN):
+        context["runs"] = [(run, drafting_services.run_progress(run))
+                           for run in review_selectors.drafting_runs(dataset)[:20]]
+        context["needs_expert"] = review_selectors.needs_expert_with_drafts(dataset).select_related("dataset")[:200]
+    return render(request, "annotations/review_queue.html", context)
+
+
+@role_required()
+def next_sample(request: HttpRequest) -> HttpResponse:
+    dataset = Dataset.objects.filter(pk=request.GET.get("dataset") or None).first()
+    sample = review_services.claim_next(request.user, dataset=dataset)
+    if sample is None:
+        messages.info(request, "Nothing is waiting for review right now.")
+        return redirect("review-queue")
+    return redirect("review-sample", sample_id=sample.pk)
+
+
+@role_required()
+def review_sample(request: HttpRequest, sample_id: int) -> HttpResponse:
+    sample = get_object_or_404(Sample.objects.select_related("dataset", "claimed_by"), pk=sample_id)
+    detail = review_selectors.review_detail(sample)
+    caption = detail["caption"] or {}
+    fields = [{"name": f, "label": f.replace("_", " "), "help": FIELD_GUIDELINES[f], "value": caption.get(f, "")}
+              for f in FIELDS]
+    return render(request, "annotations/review_sample.html", {
+        **detail, "fields": fields, "reject_reasons": review_services.REJECT_REASONS,
+        "mine": detail["claimed_by"] is None or detail["claimed_by"] == request.user,
+        "config": json.dumps({"sampleId": sample.pk, "version": sample.caption_version,
+                              "fields": list(FIELDS), "leaseSeconds": int(review_services.LEASE.total_seconds())}),
+    })
+
+
+@role_required(ADMIN)
+@require_POST
+def start_run(request: HttpRequest) -> HttpResponse:
+    dataset = get_object_or_404(Dataset, pk=request.POST.get("dataset"))
+    try:
+        run = drafting_services.create_run(dataset, user=request.user, split=request.POST.get("split", ""))
+    except drafting_services.DraftingRejected as exc:
+        messages.error(request, str(exc))
+        return redirect("review-queue")
+    return redirect("drafting-run", run_id=run.pk)
+
+
+@role_required(ADMIN)
+def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(DraftingRun.objects.select_related("dataset"), pk=run_id)
+    if request.method == "POST":
+        if request.POST.get("action") == "cancel":
+            drafting_services.cancel_run(run)
+        elif request.POST.get("action") == "resume":
+            drafting_services.resume_run(run)
+        return redirect("drafting-run", run_id=run.pk)
+    failed = run.jobs.filter(state="failed").select_related("sample")[:50]
+    return render(request, "annotations/drafting_run.html",
+                  {"run": run, "progress": drafting_services.run_progress(run), "failed": failed})
+
+
+@role_required(ADMIN)
+@require_POST
+def bulk_accept(request: HttpRequest) -> HttpResponse:
+    ids = [int(i) for i in request.POST.getlist("sample") if i.isdigit()]
+    if not ids:
+        messages.error(request, "Tick at least one sample to accept.")
+    else:
+        result = review_services.bulk_accept(request.user, ids)
+        messages.success(request, f"Accepted {result['accepted']} machine draft(s); skipped {result['skipped']} "
+                                  "(no usable draft, or no longer waiting).")
+    return redirect("review-queue")
+
+
+@role_required(ADMIN)
+@require_POST
+def draw_audit(request: HttpRequest) -> HttpResponse:
+    dataset = get_object_or_404(Dataset, pk=request.POST.get("dataset"))
+    try:
+        count = int(request.POST.get("count", "0"))
+    except ValueError:
+        count = 0
+    if count < 1:
+        messages.error(request, "Say how many accepted samples to draw for audit (a whole number, at least 1).")
+    else:
+        n = review_services.draw_audit(request.user, dataset, count)
+        messages.success(request, f"Drew {n} auto-accepted sample(s) of {dataset.name} for audit.")
+    return redirect("review-queue")
+
+
+@role_required(ADMIN)
+def field_stats(request: HttpRequest) -> HttpResponse:
+    dataset = Dataset.objects.filter(pk=request.GET.get("dataset") or None).first()
+    if request.method == "POST":
+        review_services.analyse_field_frequency(dataset, request.user)
+        return redirect(request.get_full_path())
+    analysis = FieldFrequencyAnalysis.objects.filter(dataset=dataset).first()
+    rows = []
+    if analysis is not None:
+        top_filled = max(analysis.filled.values()) or 1
+        top_cited = max(analysis.cited.values()) or 1
+        rows = sorted(({"field": f, "filled": analysis.filled[f], "cited": analysis.cited[f],
+                        "weight": analysis.weights[f], "filled_pct": 100 * analysis.filled[f] / top_filled,
+                        "cited_pct": 100 * analysis.cited[f] / top_cited} for f in FIELDS),
+                      key=lambda r: -r["weight"])
+    return render(request, "annotations/field_stats.html", {
+        "analysis": analysis, "rows": rows, "edits": review_selectors.field_edit_stats(dataset),
+        "datasets": Dataset.objects.all(), "dataset": dataset})

@@ -1,0 +1,195 @@
+// The review page: image zoom/pan, keyboard shortcuts, saving with versions (409 on a stale save),
+// polling the consistency re-check, the claim heartbeat, and the live history.
+(function () {
+  "use strict";
+  const cfg = JSON.parse(document.getElementById("review-config").textContent);
+  let version = cfg.version;
+  const api = `/api/review/samples/${cfg.sampleId}/`;
+  const $ = (id) => document.getElementById(id);
+  const csrf = () => (document.cookie.match(/(?:^|; )csrftoken=([^;]+)/) || [])[1] || "";
+
+  async function call(url, method = "GET", body) {
+    const opts = {method, credentials: "same-origin", headers: {"X-CSRFToken": csrf()}};
+    if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
+    const r = await fetch(url, opts);
+    let data = null;
+    try { data = await r.json(); } catch (e) { /* 204 */ }
+    return {status: r.status, data};
+  }
+
+  function flash(text, kind = "info") {
+    const el = $("flash");
+    el.textContent = text; el.className = `msg ${kind}`; el.hidden = false;
+  }
+
+  // --- image viewer ------------------------------------------------------------------------------
+  const viewer = $("viewer"), img = $("viewer-img");
+  let scale = 1, x = 0, y = 0;
+  function apply() { if (img) img.style.transform = `translate(${x}px, ${y}px) scale(${scale})`; }
+  function fit() {
+    if (!img || !img.naturalWidth) return;
+    scale = Math.min(viewer.clientWidth / img.naturalWidth, viewer.clientHeight / img.naturalHeight, 1);
+    x = (viewer.clientWidth - img.naturalWidth * scale) / 2; y = (viewer.clientHeight - img.naturalHeight * scale) / 2;
+    apply();
+  }
+  function zoom(factor, cx = viewer.clientWidth / 2, cy = viewer.clientHeight / 2) {
+    const next = Math.min(8, Math.max(0.05, scale * factor));
+    x = cx - (cx - x) * (next / scale); y = cy - (cy - y) * (next / scale); scale = next; apply();
+  }
+  if (img) {
+    img.addEventListener("load", fit);
+    if (img.complete) fit();
+    viewer.addEventListener("wheel", (e) => {
+      e.preventDefault();
+      const r = viewer.getBoundingClientRect();
+      zoom(e.deltaY < 0 ? 1.2 : 1 / 1.2, e.clientX - r.left, e.clientY - r.top);
+    }, {passive: false});
+    let drag = null;
+    viewer.addEventListener("mousedown", (e) => { drag = {sx: e.clientX - x, sy: e.clientY - y}; viewer.focus(); });
+    window.addEventListener("mousemove", (e) => { if (drag) { x = e.clientX - drag.sx; y = e.clientY - drag.sy; apply(); } });
+    window.addEventListener("mouseup", () => { drag = null; });
+    viewer.addEventListener("keydown", (e) => {
+      if (e.key === "+" || e.key === "=") zoom(1.2);
+      else if (e.key === "-") zoom(1 / 1.2);
+      else if (e.key === "0") fit();
+    });
+    document.querySelectorAll("[data-zoom]").forEach((b) => b.addEventListener("click", () => {
+      const z = b.dataset.zoom;
+      if (z === "in") zoom(1.2); else if (z === "out") zoom(1 / 1.2); else if (z === "fit") fit();
+      else { scale = 1; x = 0; y = 0; apply(); }
+    }));
+  }
+
+  // --- caption form --------------------------------------------------------------------------------
+  const fields = cfg.fields.map((f) => $(`f-${f}`));
+  const caption = () => Object.fromEntries(cfg.fields.map((f, i) => [f, fields[i].value]));
+  function autosize(t) { t.style.height = "auto"; t.style.height = `${t.scrollHeight + 2}px`; }
+  fields.forEach((t) => { autosize(t); t.addEventListener("input", () => autosize(t)); });
+
+  function renderHistory(events) {
+    const list = $("history");
+    list.innerHTML = "";
+    for (const e of events) {
+      const li = document.createElement("li");
+      const d = e.detail || {};
+      let text = ` ${e.kind_display}`;
+      li.innerHTML = `<time>${e.created_at.replace("T", " ").slice(0, 19)}</time> <b></b>`;
+      li.querySelector("b").textContent = e.kind_display;
+      let tail = e.actor ? ` by ${e.actor}` : "";
+      if (d.version) tail += ` · v${d.version}`;
+      if (d.changed && d.changed.length) tail += ` · changed ${d.changed.join(", ")}`;
+      if (d.reason) tail += ` · ${d.reason}`;
+      li.append(document.createTextNode(tail));
+      list.append(li);
+    }
+  }
+
+  async function refresh() {
+    const {status, data} = await call(api);
+    if (status !== 200) return null;
+    version = data.caption_version;
+    $("caption-version").textContent = version;
+    $("sample-state").textContent = data.state.replace("_", " ");
+    renderHistory(data.events);
+    return data;
+  }
+
+  function showCheck(rev) {
+    const el = $("check-status");
+    el.className = `check ${rev.check_state}`;
+    let text = `Re-check of v${rev.version}: ${rev.check_state === "pending" ? "checking…" : rev.check_state}`;
+    if (rev.diagnoses && rev.diagnoses.length) text += ` — inferred: ${rev.diagnoses.join(", ")} (${rev.judge_category})`;
+    if (rev.check_error) text += ` — ${rev.check_error}`;
+    el.textContent = text;
+  }
+
+  async function pollCheck(rev, thenNext) {
+    for (let i = 0; i < 120 && rev.check_state === "pending"; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const {status, data} = await call(`/api/review/revisions/${rev.id}/`);
+      if (status === 200) rev = data;
+      showCheck(rev);
+    }
+    await refresh();
+    if (rev.check_state === "consistent") {
+      flash("The caption leads back to the label: accepted.", "ok");
+      if (thenNext) window.location.href = $("btn-next").href;
+    } else if (rev.check_state === "inconsistent") {
+      flash("The caption does not lead back to the label yet — see the inferred diagnosis above, revise and save again.", "error");
+    }
+  }
+
+  function showConflict(data) {
+    const box = $("conflict");
+    const theirs = data.current_caption || {};
+    const rows = cfg.fields.filter((f) => (theirs[f] || "") !== caption()[f])
+      .map((f) => `<tr><td>${f}</td><td class="theirs"></td><td class="yours"></td></tr>`).join("");
+    box.innerHTML = `<p class="error"></p><table><thead><tr><th>field</th><th>their version (v${data.current_version})</th>` +
+      `<th>yours</th></tr></thead><tbody>${rows}</tbody></table>` +
+      `<button type="button" id="take-theirs">Load their version</button> <button type="button" id="keep-mine">Keep mine on top of theirs</button>`;
+    box.querySelector("p").textContent = data.detail;
+    let i = 0;
+    cfg.fields.filter((f) => (theirs[f] || "") !== caption()[f]).forEach((f) => {
+      const tr = box.querySelectorAll("tbody tr")[i++];
+      tr.querySelector(".theirs").textContent = theirs[f] || "";
+      tr.querySelector(".yours").textContent = caption()[f];
+    });
+    box.hidden = false;
+    $("take-theirs").onclick = () => { cfg.fields.forEach((f, j) => { fields[j].value = theirs[f] || ""; autosize(fields[j]); });
+      version = data.current_version; box.hidden = true; };
+    $("keep-mine").onclick = () => { version = data.current_version; box.hidden = true; flash("Now save again to put your version on top."); };
+  }
+
+  async function save(thenNext = false) {
+    $("conflict").hidden = true;
+    const {status, data} = await call(`${api}revisions/`, "POST", {caption: caption(), base_version: version});
+    if (status === 201) {
+      version = data.version;
+      flash(`Saved as v${data.version}; checking that the caption leads back to the label…`);
+      showCheck(data);
+      await refresh();
+      pollCheck(data, thenNext);
+    } else if (status === 409 && data.current_version !== undefined) {
+      showConflict(data);
+    } else {
+      flash((data && (data.detail || JSON.stringify(data))) || `Save failed (${status})`, "error");
+    }
+  }
+
+  async function skip() {
+    await call(`${api}skip/`, "POST");
+    window.location.href = $("btn-next").href;
+  }
+
+  function askReject() { $("reject-box").hidden = false; $("reject-reason").focus(); }
+  async function reject() {
+    const {status, data} = await call(`${api}reject/`, "POST", {reason: $("reject-reason").value, note: $("reject-note").value});
+    if (status === 200) { flash("Rejected.", "ok"); await refresh(); $("reject-box").hidden = true; }
+    else flash((data && data.detail) || `Reject failed (${status})`, "error");
+  }
+
+  $("btn-save").addEventListener("click", () => save(false));
+  $("btn-accept").addEventListener("click", () => save(true));
+  $("btn-skip").addEventListener("click", skip);
+  $("btn-reject").addEventListener("click", askReject);
+  $("btn-reject-confirm").addEventListener("click", reject);
+
+  document.addEventListener("keydown", (e) => {
+    if (!e.altKey) return;
+    const k = e.key.toLowerCase();
+    const at = fields.indexOf(document.activeElement);
+    const act = {
+      s: () => save(false), a: () => save(true), r: askReject, x: skip, n: () => { window.location.href = $("btn-next").href; },
+      arrowdown: () => fields[Math.min(fields.length - 1, at + 1)].focus(),
+      arrowup: () => fields[Math.max(0, at - 1)].focus(),
+    }[k];
+    if (act && !($("btn-save").disabled && "sarx".includes(k))) { e.preventDefault(); act(); }
+  });
+
+  // Keep the claim alive while the page is open.
+  setInterval(async () => {
+    const {status, data} = await call(`${api}heartbeat/`, "POST");
+    if (status === 409) flash(data.detail, "error");
+  }, Math.max(10, cfg.leaseSeconds / 3) * 1000);
+  if (fields[0] && !$("btn-save").disabled) fields[0].focus();
+})();

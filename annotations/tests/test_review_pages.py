@@ -1,0 +1,60 @@
+"""The review pages render for the right roles and their admin forms act."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from annotations.models import CaptionDraft, Dataset, DraftingRun, DraftJob, Sample
+from annotations.tests.scripted_llm import caption_json
+
+
+@pytest.fixture
+def waiting(db):
+    ds = Dataset.objects.create(name="Pages", source="folder")
+    sample = Sample.objects.create(dataset=ds, external_id="a", label="scabies", state=Sample.State.NEEDS_EXPERT)
+    CaptionDraft.objects.create(sample=sample, attempt=1, prompt_version="t", drafter_model="m",
+                                caption=json.loads(caption_json("tok")), diagnoses=["atopic dermatitis"],
+                                judge_category="safety_critical", description="itchy papules in web spaces")
+    return ds, sample
+
+
+def test_dermatologist_sees_the_queue_but_no_admin_tools(derm_client, waiting):
+    page = derm_client.get(reverse("review-queue")).content.decode()
+    assert "Review next sample" in page and "1 waiting for you" in page
+    assert "Machine drafting" not in page
+    assert derm_client.get(reverse("field-stats")).status_code == 403
+
+
+def test_next_redirects_to_the_claimed_sample_page(derm_client, waiting):
+    _, sample = waiting
+    resp = derm_client.get(reverse("review-next"))
+    assert resp.status_code == 302 and resp["Location"] == reverse("review-sample", args=[sample.id])
+    page = derm_client.get(resp["Location"]).content.decode()
+    assert "itchy papules in web spaces" in page and "atopic dermatitis" in page and "Alt+S" in page
+    assert derm_client.get(reverse("review-next")).status_code == 302
+
+
+def test_admin_runs_audits_and_bulk_accepts_from_the_page(admin_client_role, waiting, settings):
+    ds, sample = waiting
+    page = admin_client_role.get(reverse("review-queue")).content.decode()
+    assert "Machine drafting" in page and "bulk accept" in page.lower()
+    resp = admin_client_role.post(reverse("drafting-run-start"), {"dataset": ds.pk})
+    assert resp.status_code == 302  # nothing new to draft: a message, not an error page
+    resp = admin_client_role.post(reverse("review-bulk-accept"), {"sample": [sample.pk]}, follow=True)
+    assert "Accepted 1 machine draft(s)" in resp.content.decode()
+    assert Sample.objects.get(pk=sample.pk).state == Sample.State.AUTO_ACCEPTED
+    resp = admin_client_role.post(reverse("review-audit"), {"dataset": ds.pk, "count": "x"}, follow=True)
+    assert "a whole number, at least 1" in resp.content.decode()
+    resp = admin_client_role.post(reverse("field-stats"), follow=True)
+    assert resp.status_code == 200 and "Field frequency analysis" in resp.content.decode()
+
+
+def test_run_page_shows_progress_and_failures(admin_client_role, waiting):
+    ds, sample = waiting
+    run = DraftingRun.objects.create(dataset=ds, prompt_version="t", state=DraftingRun.State.SUCCEEDED)
+    DraftJob.objects.create(run=run, sample=sample, state=DraftJob.State.FAILED, error="LLM unavailable: timeout")
+    page = admin_client_role.get(reverse("drafting-run", args=[run.pk])).content.decode()
+    assert "1/1 done" in page and "LLM unavailable: timeout" in page and "Resume" in page

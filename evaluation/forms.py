@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from django import forms
+
+from annotations.models import Dataset, Sample
+from evaluation.models import CATEGORY_CHOICES, EvalRun
+
+_TRISTATE = [("", "unknown"), ("yes", "yes"), ("no", "no")]
+
+
+def _tristate(value: str) -> bool | None:
+    return {"yes": True, "no": False}.get(value)
+
+
+class RunForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    model_name = forms.CharField(max_length=200, help_text="Name in the leaderboard, e.g. Qwen2.5-VL-7B.")
+    base_url = forms.CharField(max_length=300, help_text="OpenAI-compatible base URL, e.g. http://vllm:8000/v1")
+    endpoint_model = forms.CharField(max_length=200, help_text="Model id at the endpoint.")
+    api_key_env = forms.CharField(max_length=100, required=False, help_text="Name of the variable holding the key.")
+    dataset = forms.ModelChoiceField(queryset=Dataset.objects.all())
+    test_set = forms.CharField(max_length=200, required=False, help_text="Leaderboard column; the dataset name if empty.")
+    split = forms.ChoiceField(choices=[("", "all")] + list(Sample.Split.choices), initial="test", required=False)
+    sample_size = forms.IntegerField(min_value=1, required=False, help_text="e.g. 1000; empty for the whole split.")
+    seed = forms.IntegerField(initial=0)
+    k = forms.IntegerField(min_value=1, max_value=20, initial=6, label="K")
+    judge_repeats = forms.IntegerField(min_value=1, max_value=10, initial=3)
+    max_concurrency = forms.IntegerField(min_value=1, max_value=256, initial=8)
+    uses_dve = forms.ChoiceField(choices=_TRISTATE, required=False, label="Has DVE (ablation)")
+    uses_stage1 = forms.ChoiceField(choices=_TRISTATE, required=False, label="Had Stage I (ablation)")
+    price_prompt_per_mtok = forms.FloatField(min_value=0, initial=0, label="Price / 1M prompt tokens")
+    price_completion_per_mtok = forms.FloatField(min_value=0, initial=0, label="Price / 1M completion tokens")
+
+    def run_kwargs(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["kind"] = EvalRun.Kind.ENDPOINT
+        data["uses_dve"] = _tristate(data.get("uses_dve") or "")
+        data["uses_stage1"] = _tristate(data.get("uses_stage1") or "")
+        return data
+
+
+class OverruleForm(forms.Form):
+    rank = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    category = forms.ChoiceField(choices=CATEGORY_CHOICES)
+    note = forms.CharField(required=False, max_length=2000)

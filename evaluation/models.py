@@ -1,0 +1,175 @@
+"""Evaluation runs: a model under test on a test set, its predictions, the judge's verdicts per
+repeat, dermatologists' overrules, reward-validation entries and attention analyses.
+
+Machine output and human decisions are kept apart (as Label Studio keeps predictions apart from
+annotations): ``Judgement`` rows are never edited by people; an ``Overrule`` sits beside them and
+wins when metrics are computed.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from evaluation.judge import CATEGORIES
+
+CATEGORY_CHOICES = [(c, c.replace("_", " ")) for c in CATEGORIES]
+
+
+class EvalRun(models.Model):
+    class Kind(models.TextChoices):
+        ENDPOINT = "endpoint", "OpenAI-compatible endpoint"
+        LOCAL = "local", "Local checkpoint (transformers)"
+        IMPORTED = "imported", "Imported predictions"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        INFERRING = "inferring", "inferring"
+        JUDGING = "judging", "judging"
+        DONE = "done", "done"
+        FAILED = "failed", "failed"
+
+    name = models.CharField(max_length=200)
+    model_name = models.CharField(max_length=200, help_text="How the model is named in the leaderboard.")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ENDPOINT)
+    base_url = models.CharField(max_length=300, blank=True, help_text="OpenAI-compatible base URL (endpoint runs).")
+    endpoint_model = models.CharField(max_length=200, blank=True, help_text="Model id sent to the endpoint.")
+    api_key_env = models.CharField(max_length=100, blank=True, help_text="Name of the variable holding the API key.")
+    checkpoint = models.CharField(max_length=500, blank=True, help_text="Local checkpoint folder (local runs).")
+    max_concurrency = models.PositiveIntegerField(default=8)
+
+    dataset = models.ForeignKey("annotations.Dataset", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="eval_runs")
+    test_set = models.CharField(max_length=200, help_text="Test-set name shown in the leaderboard columns.")
+    split = models.CharField(max_length=5, blank=True, help_text="Dataset split; empty for every split.")
+    sample_size = models.PositiveIntegerField(null=True, blank=True, help_text="Seeded random sample; empty for all.")
+    seed = models.IntegerField(default=0)
+
+    k = models.PositiveSmallIntegerField(default=6)
+    prompt = models.TextField(help_text="The appendix-B prompt sent with every image.")
+    judge_repeats = models.PositiveSmallIntegerField(default=3)
+    uses_dve = models.BooleanField(null=True, blank=True, help_text="Ablation: the model carries the DVE.")
+    uses_stage1 = models.BooleanField(null=True, blank=True, help_text="Ablation: the model had Stage I training.")
+
+    price_prompt_per_mtok = models.FloatField(default=0.0, help_text="Model under test: price per 1M prompt tokens.")
+    price_completion_per_mtok = models.FloatField(default=0.0, help_text="Price per 1M completion tokens.")
+    judge_prompt_tokens = models.PositiveBigIntegerField(default=0)
+    judge_completion_tokens = models.PositiveBigIntegerField(default=0)
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.model_name} on {self.test_set})"
+
+
+class EvalItem(models.Model):
+    """One test sample of a run and the model's answer (``inferred`` once the answer is stored)."""
+
+    run = models.ForeignKey(EvalRun, on_delete=models.CASCADE, related_name="items")
+    sample = models.ForeignKey("annotations.Sample", null=True, blank=True, on_delete=models.SET_NULL)
+    position = models.PositiveIntegerField(default=0)
+    external_id = models.CharField(max_length=255)
+    reference = models.CharField(max_length=255)
+    skin_type = models.PositiveSmallIntegerField(null=True, blank=True)
+    inferred = models.BooleanField(default=False)
+    raw_answer = models.TextField(blank=True)
+    parse_ok = models.BooleanField(null=True, blank=True)
+    parse_error = models.TextField(blank=True)
+    predictions = models.JSONField(default=list, blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    inference_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run", "position", "id"]
+        constraints = [models.UniqueConstraint(fields=["run", "external_id"], name="evalitem_unique_external_id")]
+        indexes = [models.Index(fields=["run", "inferred"])]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.external_id}"
+
+
+class Judgement(models.Model):
+    """The judge's verdicts on one item's whole list, for one repeat (machine output, never edited)."""
+
+    item = models.ForeignKey(EvalItem, on_delete=models.CASCADE, related_name="judgements")
+    repeat = models.PositiveSmallIntegerField()
+    verdicts = models.JSONField(help_text='[{"category", "rationale", "source"}] in prediction order')
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["item", "repeat"]
+        constraints = [models.UniqueConstraint(fields=["item", "repeat"], name="judgement_unique_repeat")]
+
+
+class Overrule(models.Model):
+    """A dermatologist's category for the prediction at ``rank``; wins over every judge repeat."""
+
+    item = models.ForeignKey(EvalItem, on_delete=models.CASCADE, related_name="overrules")
+    rank = models.PositiveSmallIntegerField(help_text="1-based position in the prediction list.")
+    category = models.CharField(max_length=20, choices=CATEGORY_CHOICES)
+    judge_category = models.CharField(max_length=20, help_text="The judge's majority category when overruled.")
+    note = models.TextField(blank=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["item", "rank"]
+        constraints = [models.UniqueConstraint(fields=["item", "rank"], name="overrule_unique_rank")]
+
+
+class RewardValidation(models.Model):
+    """Table 1: one model's mean caption reward against its caption-only diagnostic accuracy."""
+
+    study = models.CharField(max_length=200, default="default")
+    model_name = models.CharField(max_length=200)
+    caption_reward = models.FloatField(help_text="Mean caption reward, 0-10.")
+    diagnostic_accuracy = models.FloatField(help_text="Top-1 accuracy in [0, 1] when diagnosing from the caption alone.")
+    n = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "caption_reward"]
+        constraints = [models.UniqueConstraint(fields=["study", "model_name"], name="rewardvalidation_unique_model")]
+
+
+class AttentionAnalysis(models.Model):
+    """Section 4.4 for one local checkpoint: the attention of the final diagnostic token over the
+    image tokens of N test images, as heatmaps and a histogram in the paper's bins."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        RUNNING = "running", "running"
+        DONE = "done", "done"
+        FAILED = "failed", "failed"
+
+    name = models.CharField(max_length=200, help_text="How the model is named beside the other one.")
+    checkpoint = models.CharField(max_length=500)
+    dataset = models.ForeignKey("annotations.Dataset", null=True, blank=True, on_delete=models.SET_NULL)
+    split = models.CharField(max_length=5, blank=True, default="test")
+    sample_size = models.PositiveIntegerField(default=500)
+    seed = models.IntegerField(default=0)
+    k = models.PositiveSmallIntegerField(default=6)
+    layers = models.JSONField(default=list, blank=True, help_text="Decoder layers averaged (negative from the end); empty for all.")
+    max_new_tokens = models.PositiveIntegerField(default=512)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    histogram = models.JSONField(default=dict, blank=True, help_text='{"labels", "counts", "shares", "images"}')
+    maps = models.JSONField(default=list, blank=True, help_text='[{"sample_id", "file", "image_mass", "answer"}]')
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,488 @@
+"""Writes of the evaluation app: creating runs, inference, judging, imports, overrules, metrics.
+
+Resumability: every model answer is stored on its ``EvalItem`` the moment it arrives, and every
+judged (item, repeat) becomes a ``Judgement`` row the moment it is judged. A task that starts again
+(Celery redelivers it after a worker dies: acks_late) asks only for what is not stored yet, so no
+answered model or judge call is paid twice. The LLM response cache is a second line of defence,
+not the mechanism.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from annotations.models import Dataset, Sample
+from evaluation import metrics as metrics_core
+from evaluation.diagnosis import diagnosis_prompt, parse_diagnosis
+from evaluation.judge import CATEGORIES, ClinicalJudge
+from evaluation.judging import JudgeJob, judge_jobs, judge_offline_list, verdict_dict
+from evaluation.models import EvalItem, EvalRun, Judgement, Overrule, RewardValidation
+from webapp.gateway import CallRecorder
+
+logger = logging.getLogger(__name__)
+
+DIAGNOSER_ROLE = "diagnoser"
+
+
+class EvalError(ValueError):
+    """A request the evaluation app cannot carry out; the message says what to change."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Test sets and runs
+
+
+def select_test_samples(
+    dataset: Dataset, *, split: str = "", sample_size: int | None = None, seed: int = 0, need_image: bool = True
+) -> list[Sample]:
+    """The test set: a split (or all), without qc-excluded rows, optionally a seeded random sample.
+
+    The sample is drawn from the ids in ascending order with ``random.Random(seed)``, so the same
+    dataset, split, size and seed always give the same samples (and two runs can be compared
+    sample by sample).
+    """
+    qs = Sample.objects.filter(dataset=dataset, exclude_from_eval=False)
+    if split:
+        qs = qs.filter(split=split)
+    if need_image:
+        qs = qs.exclude(image="")
+    samples = list(qs.order_by("id"))
+    if sample_size is not None and sample_size < len(samples):
+        chosen = sorted(random.Random(seed).sample(range(len(samples)), sample_size))
+        samples = [samples[i] for i in chosen]
+    return samples
+
+
+def create_run(
+    *,
+    name: str,
+    model_name: str,
+    dataset: Dataset,
+    test_set: str = "",
+    kind: str = EvalRun.Kind.ENDPOINT,
+    base_url: str = "",
+    endpoint_model: str = "",
+    api_key_env: str = "",
+    checkpoint: str = "",
+    split: str = "test",
+    sample_size: int | None = None,
+    seed: int = 0,
+    k: int = 6,
+    prompt: str = "",
+    judge_repeats: int = 3,
+    max_concurrency: int = 8,
+    uses_dve: bool | None = None,
+    uses_stage1: bool | None = None,
+    price_prompt_per_mtok: float = 0.0,
+    price_completion_per_mtok: float = 0.0,
+    user: Any = None,
+    start: bool = True,
+) -> EvalRun:
+    """Create a run with one item per test sample, and (with ``start``) enqueue it after commit."""
+    if k < 1:
+        raise EvalError("K must be at least 1")
+    if judge_repeats < 1:
+        raise EvalError("the number of judge repeats must be at least 1")
+    if kind == EvalRun.Kind.ENDPOINT and not (base_url and endpoint_model):
+        raise EvalError("an endpoint run needs a base URL and a model id")
+    if kind == EvalRun.Kind.LOCAL and not checkpoint:
+        raise EvalError("a local run needs a checkpoint folder")
+    samples = select_test_samples(dataset, split=split, sample_size=sample_size, seed=seed,
+                                  need_image=kind != EvalRun.Kind.IMPORTED)
+    if not samples:
+        raise EvalError(f"the test set is empty: {dataset.name} has no images in split {split or 'any'!r} "
+                        "that are not excluded from evaluation")
+    with transaction.atomic():
+        run = EvalRun.objects.create(
+            name=name, model_name=model_name, kind=kind, base_url=base_url, endpoint_model=endpoint_model,
+            api_key_env=api_key_env, checkpoint=checkpoint, max_concurrency=max_concurrency, dataset=dataset,
+            test_set=test_set or dataset.name, split=split, sample_size=sample_size, seed=seed, k=k,
+            prompt=prompt or diagnosis_prompt(k), judge_repeats=judge_repeats, uses_dve=uses_dve,
+            uses_stage1=uses_stage1, price_prompt_per_mtok=price_prompt_per_mtok,
+            price_completion_per_mtok=price_completion_per_mtok, created_by=user,
+        )
+        EvalItem.objects.bulk_create(
+            EvalItem(run=run, sample=s, position=i, external_id=s.external_id, reference=s.label,
+                     skin_type=s.fitzpatrick)
+            for i, s in enumerate(samples)
+        )
+        if start:
+            start_run(run)
+    return run
+
+
+def start_run(run: EvalRun) -> None:
+    """Enqueue the next step of ``run`` once the current transaction commits (also "resume")."""
+    from evaluation import tasks
+
+    EvalRun.objects.filter(id=run.id).exclude(status=EvalRun.Status.DONE).update(error="")
+    if run.kind == EvalRun.Kind.IMPORTED or not EvalItem.objects.filter(run=run, inferred=False).exists():
+        task = tasks.judge_run
+    elif run.kind == EvalRun.Kind.LOCAL:
+        task = tasks.local_infer_run
+    else:
+        task = tasks.infer_run
+    transaction.on_commit(lambda: task.delay(run.id))
+
+
+# --------------------------------------------------------------------------------------------------
+# Inference
+
+
+class _TokenRecorder(CallRecorder):
+    """A CallRecorder that also adds up the tokens of paid (non-cached) calls."""
+
+    def __init__(self, purpose: str) -> None:
+        super().__init__(purpose)
+        self._sum_lock = threading.Lock()
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+
+    def __call__(self, record: Any) -> None:
+        super().__call__(record)
+        if record.ok and not record.cached:
+            with self._sum_lock:
+                self.prompt_tokens += record.prompt_tokens
+                self.completion_tokens += record.completion_tokens
+
+    def take_tokens(self) -> tuple[int, int]:
+        with self._sum_lock:
+            taken = (self.prompt_tokens, self.completion_tokens)
+            self.prompt_tokens = self.completion_tokens = 0
+        return taken
+
+
+def _model_gateway(run: EvalRun, recorder: CallRecorder):
+    from webapp.llm import EndpointConfig, LLMGateway, SQLiteCache
+
+    config = EndpointConfig(role=DIAGNOSER_ROLE, base_url=run.base_url, model=run.endpoint_model,
+                            api_key_env=run.api_key_env, max_concurrency=max(1, run.max_concurrency),
+                            timeout_s=300.0)
+    cache = SQLiteCache(settings.SKINFLOW_LLM_CACHE) if settings.SKINFLOW_LLM_CACHE else None
+    return LLMGateway({DIAGNOSER_ROLE: config}, cache=cache, on_call=recorder)
+
+
+def _store_answer(item_id: int, run_k: int, text: str, prompt_tokens: int, completion_tokens: int) -> None:
+    parsed = parse_diagnosis(text, run_k)
+    # Conditional update: a second worker on the same run never overwrites a stored answer.
+    EvalItem.objects.filter(id=item_id, inferred=False).update(
+        inferred=True, raw_answer=text, parse_ok=parsed.ok, parse_error=parsed.error,
+        predictions=parsed.diseases, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+        inference_error="",
+    )
+
+
+def _progress_bar(total: int, initial: int, desc: str, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="call")
+
+
+def infer_pending(run_id: int, *, progress: bool = False) -> int:
+    """Ask the model under test for every item without a stored answer; returns how many failed."""
+    from webapp.llm import LLMError, user_message
+
+    run = EvalRun.objects.get(id=run_id)
+    EvalRun.objects.filter(id=run.id).update(status=EvalRun.Status.INFERRING,
+                                             started_at=run.started_at or timezone.now())
+    todo = list(EvalItem.objects.filter(run=run, inferred=False).select_related("sample"))
+    total = EvalItem.objects.filter(run=run).count()
+    bar = _progress_bar(total, total - len(todo), f"run {run.id} inference", progress)
+    recorder = _TokenRecorder(f"eval-run:{run.id}:model")
+    gateway = _model_gateway(run, recorder)
+    media = Path(settings.MEDIA_ROOT)
+    failures = 0
+
+    def ask(item: EvalItem):
+        if item.sample is None or not item.sample.image:
+            raise EvalError(f"item {item.external_id} has no image")
+        message = user_message(run.prompt, [media / item.sample.image])
+        return gateway.chat(DIAGNOSER_ROLE, [message], temperature=0.0)
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, run.max_concurrency), thread_name_prefix="infer") as pool:
+            futures: dict[Future, EvalItem] = {pool.submit(ask, item): item for item in todo}
+            while futures:
+                done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for future in done:
+                    item = futures.pop(future)
+                    error = future.exception()
+                    if error is None:
+                        result = future.result()
+                        _store_answer(item.id, run.k, result.text, result.prompt_tokens, result.completion_tokens)
+                    else:
+                        if not isinstance(error, (LLMError, EvalError, OSError, ValueError)):
+                            raise error
+                        failures += 1
+                        EvalItem.objects.filter(id=item.id).update(inference_error=str(error)[:2000])
+                    if bar is not None:
+                        bar.update(1)
+                recorder.flush()
+    finally:
+        gateway.close()
+        recorder.flush()
+        if bar is not None:
+            bar.close()
+    if failures:
+        _fail(run, f"{failures} of {total} model calls failed (see the items); resume the run to retry them")
+    return failures
+
+
+def _fail(run: EvalRun, message: str) -> None:
+    EvalRun.objects.filter(id=run.id).update(status=EvalRun.Status.FAILED, error=message)
+
+
+# --------------------------------------------------------------------------------------------------
+# Judging
+
+
+def _judge_for_run(recorder: CallRecorder) -> ClinicalJudge:
+    from webapp.gateway import build_gateway
+
+    return ClinicalJudge(gateway=build_gateway(recorder))
+
+
+def pending_judge_jobs(run: EvalRun) -> list[JudgeJob]:
+    """(item, repeat) pairs of ``run`` that have an answer and no stored judgement yet."""
+    done = set(Judgement.objects.filter(item__run=run).values_list("item_id", "repeat"))
+    jobs = []
+    for item_id, reference, predictions in (
+        EvalItem.objects.filter(run=run, inferred=True).order_by("position", "id")
+        .values_list("id", "reference", "predictions")
+    ):
+        preds = tuple(predictions[: run.k])
+        for repeat in range(run.judge_repeats):
+            if (item_id, repeat) not in done:
+                jobs.append(JudgeJob(key=item_id, reference=reference, predictions=preds, repeat=repeat))
+    return jobs
+
+
+def judge_pending(run_id: int, *, judge: ClinicalJudge | None = None, concurrency: int | None = None,
+                  progress: bool = False) -> int:
+    """Judge every answered item for every repeat not stored yet, then compute the metrics.
+
+    Returns how many (item, repeat) jobs failed (the run is then ``failed`` and can be resumed).
+    """
+    from webapp.llm import LLMError
+    from evaluation.judge import JudgeError
+
+    run = EvalRun.objects.get(id=run_id)
+    EvalRun.objects.filter(id=run.id).update(status=EvalRun.Status.JUDGING,
+                                             started_at=run.started_at or timezone.now())
+    jobs = pending_judge_jobs(run)
+    total = EvalItem.objects.filter(run=run, inferred=True).count() * run.judge_repeats
+    recorder = _TokenRecorder(f"eval-run:{run.id}:judge")
+    own_judge = judge is None
+    if judge is None:
+        judge = _judge_for_run(recorder)
+    elif judge.gateway is not None and judge.gateway.on_call is None:
+        judge.gateway.on_call = recorder
+    if concurrency is None:
+        concurrency = judge.gateway.endpoint(judge.role).max_concurrency if judge.gateway is not None else 4
+    bar = _progress_bar(total, total - len(jobs), f"run {run.id} judging", progress)
+    failures = 0
+    try:
+        for outcome in judge_jobs(judge, jobs, concurrency=concurrency):
+            if outcome.error is not None:
+                if not isinstance(outcome.error, (LLMError, JudgeError)):
+                    raise outcome.error
+                failures += 1
+                logger.warning("run %s: judging item %s repeat %s failed: %s", run.id, outcome.job.key,
+                               outcome.job.repeat, outcome.error)
+            else:
+                try:
+                    Judgement.objects.create(item_id=outcome.job.key, repeat=outcome.job.repeat,
+                                             verdicts=[verdict_dict(v) for v in outcome.verdicts])
+                except IntegrityError:  # another worker stored it first: same content, keep theirs
+                    pass
+            if bar is not None:
+                bar.update(1)
+            _flush_tokens(run, recorder)
+    finally:
+        if own_judge and judge.gateway is not None:
+            judge.gateway.close()
+        _flush_tokens(run, recorder)
+        if bar is not None:
+            bar.close()
+    if failures:
+        _fail(run, f"{failures} of {total} judge calls failed; resume the run to retry them")
+        return failures
+    if EvalItem.objects.filter(run=run, inferred=False).exists():
+        _fail(run, "some items have no model answer yet; resume the run")
+        return failures
+    recompute_metrics(run)
+    EvalRun.objects.filter(id=run.id).update(status=EvalRun.Status.DONE, finished_at=timezone.now(), error="")
+    return 0
+
+
+def _flush_tokens(run: EvalRun, recorder: _TokenRecorder) -> None:
+    prompt, completion = recorder.take_tokens()
+    if prompt or completion:
+        EvalRun.objects.filter(id=run.id).update(judge_prompt_tokens=F("judge_prompt_tokens") + prompt,
+                                                 judge_completion_tokens=F("judge_completion_tokens") + completion)
+    recorder.flush()
+
+
+# --------------------------------------------------------------------------------------------------
+# Metrics and overrules
+
+
+def recompute_metrics(run: EvalRun) -> dict[str, Any]:
+    from evaluation import selectors
+
+    samples = selectors.sample_results(run)
+    report = metrics_core.evaluate(samples, k=run.k, seed=run.seed).to_dict() if samples else {}
+    if report:
+        report["agreement"] = metrics_core.judge_agreement(selectors.overrule_pairs(run))
+        report["invalid_answers"] = EvalItem.objects.filter(run=run, inferred=True, parse_ok=False).count()
+    EvalRun.objects.filter(id=run.id).update(metrics=report)
+    run.metrics = report
+    return report
+
+
+def overrule(item: EvalItem, rank: int, category: str, user: Any, note: str = "") -> Overrule:
+    """Store a dermatologist's category for the prediction at ``rank`` and recompute the run's metrics."""
+    if category not in CATEGORIES:
+        raise EvalError(f"unknown category {category!r}")
+    if not 1 <= rank <= min(len(item.predictions), item.run.k):
+        raise EvalError(f"rank {rank} is not a prediction of this sample (it has {len(item.predictions)})")
+    from evaluation.selectors import judge_majority
+
+    majority = judge_majority(item, rank)
+    with transaction.atomic():
+        obj, _ = Overrule.objects.update_or_create(
+            item=item, rank=rank,
+            defaults={"category": category, "judge_category": majority or "", "note": note, "user": user},
+        )
+        recompute_metrics(item.run)
+    return obj
+
+
+def remove_overrule(item: EvalItem, rank: int) -> None:
+    with transaction.atomic():
+        Overrule.objects.filter(item=item, rank=rank).delete()
+        recompute_metrics(item.run)
+
+
+# --------------------------------------------------------------------------------------------------
+# Predictions made elsewhere
+
+
+def validate_prediction_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Check imported rows (``id``, ``reference``, ``predictions``, ``skin_type``); raise EvalError
+    listing every bad row."""
+    clean: list[dict[str, Any]] = []
+    problems: list[str] = []
+    seen: set[str] = set()
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, Mapping):
+            problems.append(f"row {number}: not a JSON object")
+            continue
+        rid, ref, preds, skin = row.get("id"), row.get("reference"), row.get("predictions"), row.get("skin_type")
+        if rid is None or str(rid) == "":
+            problems.append(f"row {number}: 'id' is missing")
+            continue
+        if str(rid) in seen:
+            problems.append(f"row {number}: id {rid!r} appears twice")
+            continue
+        if not isinstance(ref, str) or not ref.strip():
+            problems.append(f"row {number}: 'reference' must be a non-empty string")
+            continue
+        if not isinstance(preds, list) or not all(isinstance(p, str) for p in preds):
+            problems.append(f"row {number}: 'predictions' must be a list of names")
+            continue
+        if skin is not None and (not isinstance(skin, int) or isinstance(skin, bool) or not 1 <= skin <= 6):
+            problems.append(f"row {number}: 'skin_type' must be 1-6 or null")
+            continue
+        seen.add(str(rid))
+        clean.append({"id": str(rid), "reference": ref.strip(), "predictions": [p.strip() for p in preds],
+                      "skin_type": skin})
+    if problems:
+        shown = "; ".join(problems[:20]) + (f"; and {len(problems) - 20} more" if len(problems) > 20 else "")
+        raise EvalError(f"{len(problems)} bad row(s): {shown}")
+    return clean
+
+
+def import_predictions(
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    name: str,
+    model_name: str,
+    test_set: str,
+    k: int = 6,
+    judge_repeats: int = 3,
+    dataset: Dataset | None = None,
+    uses_dve: bool | None = None,
+    uses_stage1: bool | None = None,
+    user: Any = None,
+) -> EvalRun:
+    """An ``imported`` run holding predictions made elsewhere; judge it with :func:`judge_pending`.
+
+    With ``dataset``, rows are linked to samples by ``external_id`` so the per-sample page shows
+    the image.
+    """
+    clean = validate_prediction_rows(rows)
+    samples = {}
+    if dataset is not None:
+        samples = {s.external_id: s for s in Sample.objects.filter(dataset=dataset, external_id__in=[r["id"] for r in clean])}
+    with transaction.atomic():
+        run = EvalRun.objects.create(
+            name=name, model_name=model_name, kind=EvalRun.Kind.IMPORTED, dataset=dataset, test_set=test_set,
+            k=k, prompt=diagnosis_prompt(k), judge_repeats=judge_repeats, uses_dve=uses_dve,
+            uses_stage1=uses_stage1, created_by=user, split="",
+        )
+        EvalItem.objects.bulk_create(
+            EvalItem(run=run, sample=samples.get(r["id"]), position=i, external_id=r["id"], reference=r["reference"],
+                     skin_type=r["skin_type"], inferred=True, parse_ok=bool(r["predictions"]),
+                     predictions=r["predictions"][:k])
+            for i, r in enumerate(clean)
+        )
+    return run
+
+
+def store_offline_judgements(run: EvalRun, judge: ClinicalJudge) -> int:
+    """Judge every item of ``run`` with the ontology only (one repeat); returns the undecided count."""
+    undecided = 0
+    rows = []
+    for item in EvalItem.objects.filter(run=run, inferred=True):
+        verdicts, missed = judge_offline_list(judge, item.reference, item.predictions[: run.k])
+        undecided += missed
+        rows.append(Judgement(item=item, repeat=0, verdicts=[verdict_dict(v) for v in verdicts]))
+    Judgement.objects.bulk_create(rows, ignore_conflicts=True)
+    EvalRun.objects.filter(id=run.id).update(judge_repeats=1)
+    run.refresh_from_db()
+    recompute_metrics(run)
+    EvalRun.objects.filter(id=run.id).update(status=EvalRun.Status.DONE, finished_at=timezone.now())
+    return undecided
+
+
+# --------------------------------------------------------------------------------------------------
+# Reward validation (Table 1)
+
+
+def record_reward_validation(study: str, model_name: str, caption_reward: float, diagnostic_accuracy: float,
+                             n: int = 0) -> RewardValidation:
+    if not 0.0 <= diagnostic_accuracy <= 1.0:
+        raise EvalError("diagnostic accuracy must be a share in [0, 1]")
+    obj, _ = RewardValidation.objects.update_or_create(
+        study=study, model_name=model_name,
+        defaults={"caption_reward": caption_reward, "diagnostic_accuracy": diagnostic_accuracy, "n": n},
+    )
+    return obj
+
+
+def category_counts(verdict_lists: Iterable[Sequence[str]]) -> Counter:
+    return Counter(c for cats in verdict_lists for c in cats)

@@ -1,0 +1,295 @@
+"""Report pages: leaderboard (Table 2), ablation (Table 3), run reports with plots, the per-sample
+browser with overrules, exports (CSV/JSON), run comparison and reward validation. Thin: reads go
+through selectors, writes through services."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from evaluation import metrics as metrics_core
+from evaluation import plots, selectors, services
+from evaluation.forms import OverruleForm, RunForm
+from evaluation.models import EvalItem, EvalRun
+from webapp.roles import ADMIN, DERMATOLOGIST, role_required
+
+K_DEFAULT = 6
+
+
+def _svg(data: bytes) -> HttpResponse:
+    response = HttpResponse(data, content_type="image/svg+xml")
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@role_required()
+def index(request: HttpRequest) -> HttpResponse:
+    return render(request, "evaluation/index.html", {
+        "board": selectors.leaderboard(K_DEFAULT),
+        "runs": EvalRun.objects.select_related("dataset")[:100],
+    })
+
+
+@role_required()
+def ablation(request: HttpRequest) -> HttpResponse:
+    return render(request, "evaluation/ablation.html", {"table": selectors.ablation(K_DEFAULT)})
+
+
+@role_required()
+def leaderboard_csv(request: HttpRequest) -> HttpResponse:
+    board = selectors.leaderboard(K_DEFAULT)
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="leaderboard.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["model", "test_set", "run_id", "n"] + [f"top{j}" for j in range(1, board["k"] + 1)])
+    for row in board["rows"]:
+        for ts, cell in zip(board["test_sets"], row["cells"]):
+            if cell["run"] is not None:
+                writer.writerow([row["model"], ts, cell["run"].id, cell["run"].metrics.get("n")]
+                                + [f"{100 * v:.2f}" if v is not None else "" for v in cell["top_k"]])
+    return response
+
+
+@role_required(ADMIN)
+def run_new(request: HttpRequest) -> HttpResponse:
+    form = RunForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            run = services.create_run(**form.run_kwargs(), user=request.user)
+        except services.EvalError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Run {run.name} started with {run.items.count()} samples.")
+            return redirect("eval-run", run.id)
+    return render(request, "evaluation/run_new.html", {"form": form})
+
+
+@role_required()
+def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(EvalRun.objects.select_related("dataset"), pk=run_id)
+    m = run.metrics or {}
+    ranks = []
+    for rank, counts in enumerate(m.get("category_counts") or [], start=1):
+        ranks.append({"rank": rank, "counts": [counts.get(key, 0) for key in metrics_core.COUNT_KEYS]})
+    top = []
+    for j, value in enumerate(m.get("top_k") or []):
+        ci = (m.get("top_k_ci95") or [None] * (j + 1))[j]
+        top.append({"k": j + 1, "mean": value, "std": m["top_k_std"][j], "ci": ci})
+    others = EvalRun.objects.filter(status=EvalRun.Status.DONE).exclude(id=run.id).filter(test_set=run.test_set)
+    return render(request, "evaluation/run_detail.html", {
+        "run": run, "m": m, "top": top, "ranks": ranks, "count_keys": metrics_core.COUNT_KEYS,
+        "progress": selectors.progress(run), "others": others,
+    })
+
+
+@role_required()
+def run_progress(request: HttpRequest, run_id: int) -> JsonResponse:
+    return JsonResponse(selectors.progress(get_object_or_404(EvalRun, pk=run_id)))
+
+
+@role_required(ADMIN)
+@require_POST
+def run_resume(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(EvalRun, pk=run_id)
+    if run.status == EvalRun.Status.DONE:
+        messages.info(request, "This run is finished.")
+    else:
+        with transaction.atomic():
+            services.start_run(run)
+        messages.success(request, "Resumed: only what is not stored yet is asked again.")
+    return redirect("eval-run", run.id)
+
+
+@role_required()
+def run_metrics_json(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(EvalRun, pk=run_id)
+    response = JsonResponse({"run": run.id, "name": run.name, "model": run.model_name, "test_set": run.test_set,
+                             "metrics": run.metrics}, json_dumps_params={"indent": 1})
+    response["Content-Disposition"] = f'attachment; filename="run-{run.id}-metrics.json"'
+    return response
+
+
+@role_required()
+def run_items_csv(request: HttpRequest, run_id: int) -> HttpResponse:
+    """One row per prediction: the judge's category per repeat, the overrule and the category that counts."""
+    run = get_object_or_404(EvalRun, pk=run_id)
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="run-{run.id}-predictions.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["id", "reference", "skin_type", "rank", "prediction"]
+                    + [f"judge_repeat_{r}" for r in range(run.judge_repeats)] + ["overrule", "category"])
+    items = run.items.prefetch_related("judgements", "overrules").order_by("position", "id")
+    for item in items:
+        for row in selectors.item_detail(item):
+            writer.writerow([item.external_id, item.reference, item.skin_type or "", row["rank"], row["name"]]
+                            + [v["category"] for v in row["verdicts"]]
+                            + [row["overrule"].category if row["overrule"] else "", row["category"] or ""])
+    return response
+
+
+@role_required()
+def run_plot(request: HttpRequest, run_id: int, kind: str) -> HttpResponse:
+    run = get_object_or_404(EvalRun, pk=run_id)
+    m = run.metrics or {}
+    if kind == "topk":
+        series = [(run.model_name, m.get("top_k") or [])]
+        for other_id in request.GET.getlist("with"):
+            other = EvalRun.objects.filter(pk=other_id).first()
+            if other and other.metrics:
+                series.append((other.model_name, other.metrics.get("top_k") or []))
+        return _svg(plots.topk_curves(series))
+    if kind == "categories":
+        return _svg(plots.category_bars(m.get("category_shares") or []))
+    if kind == "skintypes":
+        groups = (m.get("skin_types") or {}).get("groups") or {}
+        return _svg(plots.skin_type_bars(groups, [k for k in (1, 3, run.k) if k <= run.k]))
+    return HttpResponse(status=404)
+
+
+@role_required()
+def sample_browser(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(EvalRun, pk=run_id)
+    items = run.items.select_related("sample").order_by("position", "id")
+    label = request.GET.get("label", "")
+    if label:
+        items = items.filter(reference=label)
+    page = Paginator(items, 50).get_page(request.GET.get("page"))
+    labels = run.items.order_by().values_list("reference", flat=True).distinct()
+    return render(request, "evaluation/sample_browser.html", {
+        "run": run, "page": page, "label": label, "labels": sorted(set(labels), key=str.casefold),
+    })
+
+
+def _can_overrule(request: HttpRequest) -> bool:
+    from webapp.roles import has_role
+
+    return has_role(request.user, DERMATOLOGIST, ADMIN)
+
+
+@role_required()
+def item_detail(request: HttpRequest, item_id: int) -> HttpResponse:
+    item = get_object_or_404(EvalItem.objects.select_related("run", "sample"), pk=item_id)
+    rows = selectors.item_detail(item)
+    neighbours = item.run.items.order_by("position", "id")
+    next_item = neighbours.filter(position__gt=item.position).first()
+    prev_item = neighbours.filter(position__lt=item.position).order_by("-position").first()
+    return render(request, "evaluation/item_detail.html", {
+        "item": item, "run": item.run, "rows": rows, "form": OverruleForm(), "can_overrule": _can_overrule(request),
+        "categories": [c for c, _ in OverruleForm.base_fields["category"].choices],
+        "next_item": next_item, "prev_item": prev_item,
+    })
+
+
+@role_required(DERMATOLOGIST, ADMIN)
+@require_POST
+def item_overrule(request: HttpRequest, item_id: int) -> HttpResponse:
+    item = get_object_or_404(EvalItem.objects.select_related("run"), pk=item_id)
+    form = OverruleForm(request.POST)
+    if form.is_valid():
+        try:
+            if request.POST.get("remove"):
+                services.remove_overrule(item, form.cleaned_data["rank"])
+                messages.success(request, f"Removed your verdict for rank {form.cleaned_data['rank']}.")
+            else:
+                services.overrule(item, form.cleaned_data["rank"], form.cleaned_data["category"], request.user,
+                                  form.cleaned_data["note"])
+                messages.success(request, f"Verdict for rank {form.cleaned_data['rank']} saved; metrics recomputed.")
+        except services.EvalError as exc:
+            messages.error(request, str(exc))
+    else:
+        messages.error(request, "The verdict was not saved: " + "; ".join(
+            f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+    return redirect("eval-item", item.id)
+
+
+@role_required()
+def compare(request: HttpRequest) -> HttpResponse:
+    runs = EvalRun.objects.filter(status=EvalRun.Status.DONE)
+    a = runs.filter(pk=request.GET.get("a") or 0).first()
+    b = runs.filter(pk=request.GET.get("b") or 0).first()
+    result = None
+    if a and b:
+        k = min(a.k, b.k)
+        result = metrics_core.compare_runs(selectors.sample_results(a), selectors.sample_results(b), k=k)
+    return render(request, "evaluation/compare.html", {"runs": runs, "a": a, "b": b, "result": result})
+
+
+@role_required()
+def reward_validation(request: HttpRequest) -> HttpResponse:
+    study = request.GET.get("study", "default")
+    rows = selectors.reward_validation(study)
+    x = [r.caption_reward for r in rows]
+    y = [r.diagnostic_accuracy for r in rows]
+    context = {"rows": rows, "study": study, "pearson": metrics_core.pearson(x, y) if len(rows) > 1 else None,
+               "spearman": metrics_core.spearman(x, y) if len(rows) > 1 else None}
+    if request.GET.get("format") == "svg":
+        return _svg(plots.reward_scatter([(r.model_name, r.caption_reward, r.diagnostic_accuracy) for r in rows],
+                                         context["pearson"], context["spearman"]))
+    if request.GET.get("format") == "json":
+        return JsonResponse({"study": study, "pearson": context["pearson"], "spearman": context["spearman"],
+                             "models": [{"model": r.model_name, "caption_reward": r.caption_reward,
+                                         "diagnostic_accuracy": r.diagnostic_accuracy, "n": r.n} for r in rows]})
+    return render(request, "evaluation/reward_validation.html", context)
+
+
+def _json(value) -> str:
+    return json.dumps(value)
+
+
+# --------------------------------------------------------------------------------------------------
+# Attention attribution (section 4.4)
+
+
+def _analyses(request: HttpRequest):
+    from evaluation.models import AttentionAnalysis
+
+    done = AttentionAnalysis.objects.filter(status=AttentionAnalysis.Status.DONE)
+    chosen = [done.filter(pk=request.GET.get(key) or 0).first() for key in ("a", "b")]
+    return done, [a for a in chosen if a is not None]
+
+
+@role_required()
+def attention(request: HttpRequest) -> HttpResponse:
+    from evaluation.attention import HIST_LABELS
+    from evaluation.models import AttentionAnalysis
+
+    done, chosen = _analyses(request)
+    rows = []
+    if chosen:
+        by_sample = [{m["sample_id"]: m for m in a.maps} for a in chosen]
+        common = [sid for sid in by_sample[0] if all(sid in b for b in by_sample)]
+        rows = [{"sample_id": sid, "maps": [dict(b[sid], analysis_id=a.id) for a, b in zip(chosen, by_sample)]}
+                for sid in common[:24]]
+    hist = [{"label": label, "shares": [a.histogram["shares"][i] for a in chosen]} for i, label in enumerate(HIST_LABELS)]
+    return render(request, "evaluation/attention.html", {
+        "analyses": done, "others": AttentionAnalysis.objects.exclude(status=AttentionAnalysis.Status.DONE)[:20],
+        "chosen": chosen, "rows": rows, "hist": hist if chosen else [], "query": request.GET.urlencode(),
+        "selects": [("a", request.GET.get("a", "")), ("b", request.GET.get("b", ""))],
+    })
+
+
+@role_required()
+def attention_plot(request: HttpRequest) -> HttpResponse:
+    from evaluation.attention import HIST_LABELS
+
+    _, chosen = _analyses(request)
+    return _svg(plots.attention_histograms([(a.name, a.histogram["shares"]) for a in chosen], HIST_LABELS))
+
+
+@role_required()
+def attention_map(request: HttpRequest, analysis_id: int, sample_id: int) -> HttpResponse:
+    from annotations.files import protected_file
+    from evaluation.models import AttentionAnalysis
+
+    analysis = get_object_or_404(AttentionAnalysis, pk=analysis_id)
+    entry = next((m for m in analysis.maps if m["sample_id"] == sample_id), None)
+    if entry is None:
+        return HttpResponse(status=404)
+    return protected_file(entry["file"], "image/png")
