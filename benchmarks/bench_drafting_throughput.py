@@ -62,7 +62,7 @@ def main() -> None:
                "DATABASE_URL": f"postgres://{s['USER']}@{s['HOST']}:{s['PORT']}/{s['NAME']}",
                "SKINFLOW_MEDIA_ROOT": str(settings.MEDIA_ROOT), "SKINFLOW_LLM_CACHE": str(tmp / "cache.sqlite3")}
         worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "webapp.celery_app", "worker", "-Q", "llm",
-                                   "-P", "threads", "-c", str(args.concurrency), "--without-gossip",
+                                   "-P", "threads", "-c", str(args.concurrency), "--prefetch-multiplier", "4", "--without-gossip",
                                    "--without-mingle", "--loglevel", "WARNING"], cwd=ROOT, env=env)
         try:
             time.sleep(4)  # let the worker connect before the clock starts

@@ -11,7 +11,7 @@ from django.utils import timezone
 from PIL import Image
 
 from evaluation.models import EvalItem, EvalRun
-from evaluation.services import _fail, _progress_bar, _store_answer
+from evaluation.services import fail_run, progress_bar, store_answer
 
 MAX_NEW_TOKENS = 1024
 
@@ -30,7 +30,7 @@ def infer_pending_local(run_id: int, *, vlm: Any = None, max_new_tokens: int = M
 
         vlm = LocalVLM.load(run.checkpoint, device="cuda" if _cuda() else None)
     total = EvalItem.objects.filter(run=run).count()
-    bar = _progress_bar(total, total - len(todo), f"run {run.id} local inference", progress)
+    bar = progress_bar(total, total - len(todo), f"run {run.id} local inference", progress)
     failures = 0
     media = Path(settings.MEDIA_ROOT)
     for item in todo:
@@ -43,13 +43,13 @@ def infer_pending_local(run_id: int, *, vlm: Any = None, max_new_tokens: int = M
             failures += 1
             EvalItem.objects.filter(id=item.id).update(inference_error=str(exc)[:2000])
         else:
-            _store_answer(item.id, run.k, answer.text, answer.prompt_tokens, answer.completion_tokens)
+            store_answer(item.id, run.k, answer.text, answer.prompt_tokens, answer.completion_tokens)
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
     if failures:
-        _fail(run, f"{failures} of {total} local generations failed (see the items); resume the run to retry them")
+        fail_run(run, f"{failures} of {total} local generations failed (see the items); resume the run to retry them")
     return failures
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -173,7 +172,7 @@ def _model_gateway(run: EvalRun, recorder: CallRecorder):
     return LLMGateway({DIAGNOSER_ROLE: config}, cache=cache, on_call=recorder)
 
 
-def _store_answer(item_id: int, run_k: int, text: str, prompt_tokens: int, completion_tokens: int) -> None:
+def store_answer(item_id: int, run_k: int, text: str, prompt_tokens: int, completion_tokens: int) -> None:
     parsed = parse_diagnosis(text, run_k)
     # Conditional update: a second worker on the same run never overwrites a stored answer.
     EvalItem.objects.filter(id=item_id, inferred=False).update(
@@ -183,7 +182,7 @@ def _store_answer(item_id: int, run_k: int, text: str, prompt_tokens: int, compl
     )
 
 
-def _progress_bar(total: int, initial: int, desc: str, enabled: bool):
+def progress_bar(total: int, initial: int, desc: str, enabled: bool):
     if not enabled:
         return None
     from tqdm import tqdm
@@ -200,7 +199,7 @@ def infer_pending(run_id: int, *, progress: bool = False) -> int:
                                              started_at=run.started_at or timezone.now())
     todo = list(EvalItem.objects.filter(run=run, inferred=False).select_related("sample"))
     total = EvalItem.objects.filter(run=run).count()
-    bar = _progress_bar(total, total - len(todo), f"run {run.id} inference", progress)
+    bar = progress_bar(total, total - len(todo), f"run {run.id} inference", progress)
     recorder = _TokenRecorder(f"eval-run:{run.id}:model")
     gateway = _model_gateway(run, recorder)
     media = Path(settings.MEDIA_ROOT)
@@ -222,7 +221,7 @@ def infer_pending(run_id: int, *, progress: bool = False) -> int:
                     error = future.exception()
                     if error is None:
                         result = future.result()
-                        _store_answer(item.id, run.k, result.text, result.prompt_tokens, result.completion_tokens)
+                        store_answer(item.id, run.k, result.text, result.prompt_tokens, result.completion_tokens)
                     else:
                         if not isinstance(error, (LLMError, EvalError, OSError, ValueError)):
                             raise error
@@ -237,11 +236,11 @@ def infer_pending(run_id: int, *, progress: bool = False) -> int:
         if bar is not None:
             bar.close()
     if failures:
-        _fail(run, f"{failures} of {total} model calls failed (see the items); resume the run to retry them")
+        fail_run(run, f"{failures} of {total} model calls failed (see the items); resume the run to retry them")
     return failures
 
 
-def _fail(run: EvalRun, message: str) -> None:
+def fail_run(run: EvalRun, message: str) -> None:
     EvalRun.objects.filter(id=run.id).update(status=EvalRun.Status.FAILED, error=message)
 
 
@@ -292,7 +291,7 @@ def judge_pending(run_id: int, *, judge: ClinicalJudge | None = None, concurrenc
         judge.gateway.on_call = recorder
     if concurrency is None:
         concurrency = judge.gateway.endpoint(judge.role).max_concurrency if judge.gateway is not None else 4
-    bar = _progress_bar(total, total - len(jobs), f"run {run.id} judging", progress)
+    bar = progress_bar(total, total - len(jobs), f"run {run.id} judging", progress)
     failures = 0
     try:
         for outcome in judge_jobs(judge, jobs, concurrency=concurrency):
@@ -318,10 +317,10 @@ def judge_pending(run_id: int, *, judge: ClinicalJudge | None = None, concurrenc
         if bar is not None:
             bar.close()
     if failures:
-        _fail(run, f"{failures} of {total} judge calls failed; resume the run to retry them")
+        fail_run(run, f"{failures} of {total} judge calls failed; resume the run to retry them")
         return failures
     if EvalItem.objects.filter(run=run, inferred=False).exists():
-        _fail(run, "some items have no model answer yet; resume the run")
+        fail_run(run, "some items have no model answer yet; resume the run")
         return failures
     recompute_metrics(run)
     EvalRun.objects.filter(id=run.id).update(status=EvalRun.Status.DONE, finished_at=timezone.now(), error="")
@@ -482,7 +481,3 @@ def record_reward_validation(study: str, model_name: str, caption_reward: float,
         defaults={"caption_reward": caption_reward, "diagnostic_accuracy": diagnostic_accuracy, "n": n},
     )
     return obj
-
-
-def category_counts(verdict_lists: Iterable[Sequence[str]]) -> Counter:
-    return Counter(c for cats in verdict_lists for c in cats)

@@ -5,7 +5,6 @@ through selectors, writes through services."""
 from __future__ import annotations
 
 import csv
-import json
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -237,10 +236,6 @@ def reward_validation(request: HttpRequest) -> HttpResponse:
                              "models": [{"model": r.model_name, "caption_reward": r.caption_reward,
                                          "diagnostic_accuracy": r.diagnostic_accuracy, "n": r.n} for r in rows]})
     return render(request, "evaluation/reward_validation.html", context)
-
-
-def _json(value) -> str:
-    return json.dumps(value)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ and an attention analysis draws one map per image and a histogram."""
 from __future__ import annotations
 
 import pytest
-import torch
 from django.conf import settings
 from PIL import Image
 
