@@ -56,7 +56,8 @@ def inspect_image(data: bytes, max_pixels: int, name: str = "image") -> ImageInf
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageRejected(f"{name} is too large to decode safely ({exc}); downscale it first.") from exc
+        raise ImageRejected(f"{name} has too many pixels to decode safely (a possible decompression bomb); the "
+                            f"limit is {max_pixels:,} pixels: downscale it first.") from exc
     except UnidentifiedImageError as exc:
         raise ImageRejected(f"{name} is not an image Pillow can read (wrong type or corrupt file).") from exc
     except (OSError, SyntaxError, ValueError) as exc:

@@ -61,9 +61,11 @@ def start_postgres(root: Path) -> tuple[str, callable]:
     subprocess.run(as_postgres_user([initdb, "-D", str(data), "-U", "skinflow", "--auth=trust", "-E", "UTF8",
                                      "--no-sync"]), check=True, stdout=subprocess.DEVNULL)
     port = free_port()
-    # Durability is pointless for a throw-away test database; turning it off makes the suite faster.
-    opts = (f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-            f"-c full_page_writes=off -c max_connections=200")
+    opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=200"
+    if not os.environ.get("SKINFLOW_PG_DURABLE"):
+        # Durability is pointless for a throw-away test database; turning it off makes the suite faster.
+        # Benchmarks that should see a production-like server set SKINFLOW_PG_DURABLE=1.
+        opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     subprocess.run(as_postgres_user([pg_ctl, "-D", str(data), "-o", opts, "-l", str(root / "pg.log"), "-w",
                                      "start"]), check=True, stdout=subprocess.DEVNULL)
     wait_port(port, "PostgreSQL")

@@ -192,3 +192,21 @@ def test_download_fetches_verifies_and_resumes(tmp_path):
         assert "/a.jpg" not in _ImageHandler.hits  # resumed: the verified file is not fetched again
     finally:
         server.shutdown()
+
+
+@pytest.mark.django_db
+def test_decompression_bomb_is_rejected_from_its_header(tmp_path):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("1", (10_000, 10_000)).save(buf, "PNG")  # 100 megapixels in a few kilobytes
+    bomb = buf.getvalue()
+    assert len(bomb) < 100_000
+    write(tmp_path / "img" / f"{md5(bomb)}.png", bomb)
+    result = services.import_fitzpatrick17k(write_csv(tmp_path / "x.csv", [row(md5(bomb))]),
+                                            images_dir=tmp_path / "img", progress=False)
+    assert not result.committed
+    assert "too many pixels to decode safely (a possible decompression bomb); the limit is 40,000,000 pixels" \
+        in result.errors[0].message

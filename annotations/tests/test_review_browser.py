@@ -4,8 +4,6 @@ reviewer in another browser context never receives the same sample."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -16,27 +14,7 @@ from annotations.tests.images import jpeg_bytes, write
 from annotations.tests.scripted_llm import caption_json
 from webapp.roles import DERMATOLOGIST, grant_role
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def browser():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("SKINFLOW_REQUIRE_SERVICES"):
-            pytest.fail("Chromium is missing: apt-get install -y chromium")
-        pytest.skip("Chromium is not installed")
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-            "--no-first-run", "--disable-component-update", "--disable-sync"])
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def log_in(context, base: str, username: str):
