@@ -9,15 +9,17 @@ cache, so a re-run never pays twice.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from annotations import drafting
+from annotations.imaging import model_ready_image
 from annotations.models import CaptionDraft, Dataset, DraftingRun, DraftJob, Sample, SampleEvent
 from webapp.gateway import CallRecorder, record_calls, shared_gateway
 from webapp.llm import LLMError
@@ -25,15 +27,18 @@ from webapp.llm import LLMError
 log = logging.getLogger(__name__)
 Event = SampleEvent.Kind
 
-_judges: dict[int, Any] = {}
+_judge: Any = None
 
 
 def judge_for(gateway: Any) -> Any:
+    """The clinical judge bound to ``gateway``: one per process, replaced when the gateway is (its memo of
+    LLM verdicts would otherwise keep every old gateway alive)."""
+    global _judge
     from evaluation.judge import ClinicalJudge
 
-    judge = _judges.get(id(gateway))
+    judge = _judge
     if judge is None or judge.gateway is not gateway:
-        judge = _judges[id(gateway)] = ClinicalJudge(gateway=gateway)
+        judge = _judge = ClinicalJudge(gateway=gateway)
     return judge
 
 
@@ -46,6 +51,9 @@ def create_run(dataset: Dataset, *, user: Any = None, split: str = "", max_attem
     """Create a run with a job for every selected sample (with an image) and enqueue them after commit."""
     if not 1 <= max_attempts <= 10:
         raise DraftingRejected("max_attempts must be between 1 and 10.")
+    if not 1 <= consistency_k <= drafting.DIAGNOSIS_K:
+        raise DraftingRejected(f"consistency_k must be between 1 and {drafting.DIAGNOSIS_K} (the diagnoser lists "
+                               f"{drafting.DIAGNOSIS_K} diagnoses).")
     samples = Sample.objects.filter(dataset=dataset, state__in=only_states).exclude(image="")
     if split:
         samples = samples.filter(split=split)
@@ -86,15 +94,27 @@ def cancel_run(run: DraftingRun) -> int:
     return n
 
 
+STALE_RUNNING = timedelta(minutes=15)
+_RESUMABLE_SAMPLE_STATES = (Sample.State.NEW, Sample.State.DRAFT_FAILED, Sample.State.DRAFTING)
+
+
 def resume_run(run: DraftingRun) -> int:
-    """Re-queue the unfinished, failed and cancelled jobs of a run (after a crash, an outage or a cancel)."""
+    """Re-queue the failed, cancelled and pending jobs of a run (after an outage or a cancel), and running
+    ones that have shown no progress for a while (their worker died). Jobs whose sample has moved on in
+    the meantime (drafted by another run, reviewed by an expert) are cancelled instead, never redrafted."""
+    stale = timezone.now() - STALE_RUNNING
     with transaction.atomic():
-        jobs = DraftJob.objects.filter(run=run, state__in=[DraftJob.State.FAILED, DraftJob.State.CANCELLED,
-                                                           DraftJob.State.RUNNING, DraftJob.State.PENDING])
-        sample_ids = list(jobs.values_list("sample_id", flat=True))
-        jobs.update(state=DraftJob.State.PENDING, error="")
+        jobs = DraftJob.objects.filter(run=run).filter(
+            Q(state__in=[DraftJob.State.FAILED, DraftJob.State.CANCELLED, DraftJob.State.PENDING])
+            | Q(state=DraftJob.State.RUNNING, updated_at__lt=stale))
+        moved_on = jobs.filter(Q(sample__caption_version__gt=0) | ~Q(sample__state__in=_RESUMABLE_SAMPLE_STATES))
+        moved_on.update(state=DraftJob.State.CANCELLED, error="the sample moved on before the resume")
+        resumable = jobs.filter(sample__state__in=_RESUMABLE_SAMPLE_STATES, sample__caption_version=0)
+        sample_ids = list(resumable.values_list("sample_id", flat=True))
+        resumable.update(state=DraftJob.State.PENDING, error="")
         Sample.objects.filter(id__in=sample_ids).update(state=Sample.State.DRAFTING, last_error="")
-        DraftingRun.objects.filter(pk=run.pk).update(state=DraftingRun.State.QUEUED, finished_at=None)
+        if sample_ids:
+            DraftingRun.objects.filter(pk=run.pk).update(state=DraftingRun.State.QUEUED, finished_at=None)
         transaction.on_commit(lambda: enqueue_jobs(run.id))
     return len(sample_ids)
 
@@ -106,12 +126,14 @@ def _finish_job(job: DraftJob, state: str, *, error: str = "", caption: dict | N
                     DraftJob.State.CANCELLED: Sample.State.NEW}[state]
     with transaction.atomic():
         # Conditional: only the first finisher writes (a redelivered task finds the job already done).
-        if not DraftJob.objects.filter(pk=job.pk).exclude(state__in=DraftJob.TERMINAL).update(state=state, error=error):
+        if not DraftJob.objects.filter(pk=job.pk).exclude(state__in=DraftJob.TERMINAL).update(
+                state=state, error=error, updated_at=timezone.now()):
             return
         fields: dict[str, Any] = {"state": sample_state, "last_error": error}
         if caption is not None:
             fields["caption"] = caption
-        Sample.objects.filter(pk=job.sample_id, state=Sample.State.DRAFTING).update(**fields)
+        # caption_version 0: a caption a dermatologist has saved is never replaced by a machine draft.
+        Sample.objects.filter(pk=job.sample_id, state=Sample.State.DRAFTING, caption_version=0).update(**fields)
         kind = {DraftJob.State.AUTO_ACCEPTED: Event.AUTO_ACCEPTED, DraftJob.State.NEEDS_EXPERT: Event.NEEDS_EXPERT,
                 DraftJob.State.FAILED: Event.DRAFT_FAILED, DraftJob.State.CANCELLED: Event.DRAFT_FAILED}[state]
         SampleEvent.objects.create(sample_id=job.sample_id, kind=kind,
@@ -140,9 +162,9 @@ def _store_attempt(job: DraftJob, result: drafting.Attempt, prompt_version: str)
                 prompt_tokens=result.usage.prompt_tokens, completion_tokens=result.usage.completion_tokens,
             )
             DraftJob.objects.filter(pk=job.pk).update(
-                attempts=result.attempt,
-                prompt_tokens=job.prompt_tokens + result.usage.prompt_tokens,
-                completion_tokens=job.completion_tokens + result.usage.completion_tokens)
+                attempts=result.attempt, updated_at=timezone.now(),
+                prompt_tokens=F("prompt_tokens") + result.usage.prompt_tokens,
+                completion_tokens=F("completion_tokens") + result.usage.completion_tokens)
             SampleEvent.objects.create(sample_id=job.sample_id, kind=Event.DRAFTED,
                                        detail={"run": job.run_id, "attempt": result.attempt,
                                                "consistent": result.consistent,
@@ -164,7 +186,9 @@ def draft_sample(job_id: int) -> str:
     if run.state == DraftingRun.State.CANCELLED:
         _finish_job(job, DraftJob.State.CANCELLED, error="the run was cancelled")
         return DraftJob.State.CANCELLED
-    DraftJob.objects.filter(pk=job.pk, state=DraftJob.State.PENDING).update(state=DraftJob.State.RUNNING)
+    # updated_at is the job's sign of life (QuerySet.update does not touch auto_now fields by itself).
+    DraftJob.objects.filter(pk=job.pk, state__in=[DraftJob.State.PENDING, DraftJob.State.RUNNING]).update(
+        state=DraftJob.State.RUNNING, updated_at=timezone.now())
     DraftingRun.objects.filter(pk=run.pk, state=DraftingRun.State.QUEUED).update(state=DraftingRun.State.RUNNING)
 
     drafts = list(CaptionDraft.objects.filter(job=job).order_by("attempt"))
@@ -173,7 +197,7 @@ def draft_sample(job_id: int) -> str:
         _finish_job(job, DraftJob.State.AUTO_ACCEPTED, caption=done.caption)
         return DraftJob.State.AUTO_ACCEPTED
     try:
-        image = (Path(settings.MEDIA_ROOT) / sample.image).read_bytes()
+        image = model_ready_image((Path(settings.MEDIA_ROOT) / sample.image).read_bytes())
     except OSError:
         _finish_job(job, DraftJob.State.FAILED,
                     error=f"the image file {sample.image or '(none)'} is missing on the server; re-import the image")
@@ -196,6 +220,10 @@ def draft_sample(job_id: int) -> str:
                     return DraftJob.State.AUTO_ACCEPTED
     except LLMError as exc:
         _finish_job(job, DraftJob.State.FAILED, error=f"LLM unavailable: {exc}")
+        return DraftJob.State.FAILED
+    except Exception as exc:  # noqa: BLE001 - whatever it is, the sample must show it and the run must end
+        log.exception("drafting job %s failed", job.pk)
+        _finish_job(job, DraftJob.State.FAILED, error=f"unexpected error: {type(exc).__name__}: {exc}"[:2000])
         return DraftJob.State.FAILED
     finally:
         recorder.flush()

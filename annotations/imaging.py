@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,10 +75,11 @@ def content_path(info: ImageInfo) -> str:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
+    """Write through a uniquely named temporary file, so concurrent writers of one path never mix."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name + ".", suffix=".part", delete=False) as tmp:
+        tmp.write(data)
+    os.replace(tmp.name, path)
 
 
 def make_thumbnail(src: Path, dst: Path, size: int) -> None:
@@ -89,3 +91,17 @@ def make_thumbnail(src: Path, dst: Path, size: int) -> None:
         buf = io.BytesIO()
         img.save(buf, "JPEG", quality=85, optimize=True)
     write_atomic(dst, buf.getvalue())
+
+
+MODEL_FORMATS = {"JPEG", "PNG", "WEBP"}  # what OpenAI-compatible vision endpoints accept as data URLs
+
+
+def model_ready_image(data: bytes) -> bytes:
+    """The image as a model endpoint takes it: JPEG, PNG and WebP unchanged; TIFF, BMP and the like
+    re-encoded as PNG (the archive keeps the original file)."""
+    with Image.open(io.BytesIO(data)) as img:
+        if img.format in MODEL_FORMATS:
+            return data
+        buf = io.BytesIO()
+        img.convert("RGB" if img.mode not in ("RGB", "RGBA", "L") else img.mode).save(buf, "PNG")
+    return buf.getvalue()

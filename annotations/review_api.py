@@ -15,6 +15,7 @@ from annotations.models import CaptionRevision, Dataset, DraftingRun, FieldFrequ
 from annotations.review_serializers import (AuditSerializer, BulkAcceptSerializer, CaptionRevisionSerializer,
                                             DraftingRunSerializer, FieldFrequencySerializer, NextSerializer,
                                             RejectSerializer, ReviewSampleSerializer, SaveRevisionSerializer)
+from webapp.params import int_or_none
 from webapp.roles import IsAdminOrReadOnly, IsAdminRole
 
 
@@ -129,7 +130,7 @@ class ReviewSampleViewSet(viewsets.GenericViewSet):
     @action(detail=False, methods=["get"], url_path="field-edits", permission_classes=[IsAdminRole])
     def field_edits(self, request: Request) -> Response:
         """Admins: which caption fields reviewers change most."""
-        dataset = Dataset.objects.filter(pk=request.query_params.get("dataset") or None).first()
+        dataset = Dataset.objects.filter(pk=int_or_none(request.query_params.get("dataset"))).first()
         return Response(review_selectors.field_edit_stats(dataset))
 
 
@@ -188,6 +189,6 @@ class FieldFrequencyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mi
     filterset_fields = ["dataset"]
 
     def create(self, request: Request, *args, **kwargs) -> Response:
-        dataset = Dataset.objects.filter(pk=request.data.get("dataset") or None).first()
+        dataset = Dataset.objects.filter(pk=int_or_none(request.data.get("dataset"))).first()
         analysis = review_services.analyse_field_frequency(dataset, request.user)
         return Response(self.get_serializer(analysis).data, status=status.HTTP_201_CREATED)

@@ -8,7 +8,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from annotations import drafting
-from annotations.models import CaptionDraft, CaptionRevision, Dataset, DraftingRun, Sample, SampleEvent
+from annotations.models import CaptionRevision, Dataset, DraftingRun, Sample
 from annotations.review_services import review_queue, starting_caption
 from annotations.schema import FIELDS
 
@@ -71,11 +71,3 @@ def drafting_runs(dataset: Dataset | None = None):
 def needs_expert_with_drafts(dataset: Dataset | None = None):
     qs = Sample.objects.filter(state=Sample.State.NEEDS_EXPERT).annotate(n_drafts=Count("drafts"))
     return qs if dataset is None else qs.filter(dataset=dataset)
-
-
-def history(sample: Sample):
-    return SampleEvent.objects.filter(sample=sample).select_related("actor").order_by("created_at", "id")
-
-
-def attempts_of(sample: Sample):
-    return CaptionDraft.objects.filter(sample=sample).order_by("attempt", "created_at")

@@ -86,7 +86,8 @@ def claim_next(user: Any, *, dataset: Dataset | None = None, lease: timedelta = 
     they rarely collide; a lost race just moves on to the next candidate.
     """
     now = timezone.now()
-    mine = Sample.objects.filter(claimed_by=user, claim_expires_at__gt=now).order_by("claim_expires_at").first()
+    mine = Sample.objects.filter(_in_queue(), claimed_by=user, claim_expires_at__gt=now) \
+        .order_by("claim_expires_at").first()
     if mine is not None:
         Sample.objects.filter(pk=mine.pk, claimed_by=user).update(claim_expires_at=now + lease)
         return mine
@@ -105,10 +106,13 @@ def claim_next(user: Any, *, dataset: Dataset | None = None, lease: timedelta = 
 
 
 def heartbeat(user: Any, sample: Sample, *, lease: timedelta = LEASE) -> None:
+    """Keep (or retake, if nobody else did) the claim on a sample that still waits for review."""
     now = timezone.now()
-    took = Sample.objects.filter(pk=sample.pk).filter(Q(claimed_by=user) | _free(now)) \
+    took = Sample.objects.filter(_in_queue(), pk=sample.pk).filter(Q(claimed_by=user) | _free(now)) \
         .update(claimed_by=user, claim_expires_at=now + lease)
     if not took:
+        if not Sample.objects.filter(_in_queue(), pk=sample.pk).exists():
+            raise NotClaimed("This sample no longer waits for review; take the next sample.")
         raise NotClaimed("Your claim on this sample expired and another reviewer has it now; take the next sample.")
 
 
@@ -146,6 +150,8 @@ def save_revision(user: Any, sample: Sample, caption: Any, base_version: int) ->
         parsed = parse_caption(caption).to_dict()
     except CaptionError as exc:
         raise ReviewError(f"The caption is not valid: {exc}") from None
+    if sample.state == Sample.State.DRAFTING:
+        raise ReviewError("The machine is still drafting this sample; review it once its drafting run is done.")
     _ensure_claim(user, sample)
     with transaction.atomic():
         base = starting_caption(sample)
@@ -201,7 +207,9 @@ def recheck_revision(revision_id: int) -> str:
         detail = {"version": revision.version, "diagnoses": check.diagnoses, "category": check.category}
         SampleEvent.objects.create(sample=sample, kind=Event.CHECK_CONSISTENT if check.consistent
                                    else Event.CHECK_INCONSISTENT, detail=detail)
-        latest = Sample.objects.filter(pk=sample.pk, caption_version=revision.version)
+        # Only while the sample still waits for review: a rejection made meanwhile stands.
+        latest = Sample.objects.filter(pk=sample.pk, caption_version=revision.version,
+                                       state__in=[Sample.State.NEEDS_EXPERT, Sample.State.AUTO_ACCEPTED])
         if check.consistent:
             if latest.update(state=Sample.State.EXPERT_ACCEPTED, audit=False, claimed_by=None,
                              claim_expires_at=None):
@@ -226,16 +234,19 @@ def reject(user: Any, sample: Sample, reason: str, note: str = "") -> None:
 
 
 def bulk_accept(admin: Any, sample_ids: Iterable[int]) -> dict[str, int]:
-    """Accept the best machine draft of each needs_expert sample as its caption, without review."""
+    """Accept the best machine draft of each needs_expert sample as its caption, without review. Samples a
+    dermatologist has revised or is reviewing right now are left alone (counted as skipped)."""
     accepted = skipped = 0
+    now = timezone.now()
     with transaction.atomic():
         for sample in Sample.objects.filter(pk__in=list(sample_ids)).prefetch_related("drafts"):
             best = drafting.best_attempt(list(sample.drafts.all()))
-            if sample.state != Sample.State.NEEDS_EXPERT or best is None:
+            took = best is not None and Sample.objects.filter(
+                _free(now), pk=sample.pk, state=Sample.State.NEEDS_EXPERT, caption_version=0,
+            ).update(state=Sample.State.AUTO_ACCEPTED, caption=best.caption, claimed_by=None, claim_expires_at=None)
+            if not took:
                 skipped += 1
                 continue
-            Sample.objects.filter(pk=sample.pk).update(state=Sample.State.AUTO_ACCEPTED, caption=best.caption,
-                                                       claimed_by=None, claim_expires_at=None)
             SampleEvent.objects.create(sample=sample, actor=admin, kind=Event.BULK_ACCEPTED,
                                        detail={"draft": best.pk, "attempt": best.attempt})
             accepted += 1
@@ -271,7 +282,10 @@ def analyse_field_frequency(dataset: Dataset | None = None, user: Any = None) ->
             filled[f] += bool((caption or {}).get(f))
     for items in drafts.exclude(diagnosis_items=[]).values_list("diagnosis_items", flat=True):
         answers += 1
-        named = {f for item in items for f in (item.get("key_matching_fields") or []) if f in cited}
+        # The fields come straight from an LLM: anything but a list of known names is ignored.
+        named = {f for item in (items if isinstance(items, list) else []) if isinstance(item, dict)
+                 for f in (item.get("key_matching_fields") if isinstance(item.get("key_matching_fields"), list) else [])
+                 if isinstance(f, str) and f in cited}
         for f in named:
             cited[f] += 1
     basis = cited if sum(cited.values()) else filled if sum(filled.values()) else dict.fromkeys(FIELDS, 1)

@@ -12,12 +12,13 @@ from django.views.decorators.http import require_POST
 from annotations import drafting_services, review_selectors, review_services
 from annotations.models import Dataset, DraftingRun, FieldFrequencyAnalysis, Sample
 from annotations.schema import FIELD_GUIDELINES, FIELDS
+from webapp.params import int_or_none
 from webapp.roles import ADMIN, has_role, role_required
 
 
 @role_required()
 def queue(request: HttpRequest) -> HttpResponse:
-    dataset = Dataset.objects.filter(pk=request.GET.get("dataset") or None).first()
+    dataset = Dataset.objects.filter(pk=int_or_none(request.GET.get("dataset"))).first()
     context = {"counts": review_selectors.queue_counts(dataset), "datasets": Dataset.objects.all(),
                "dataset": dataset, "waiting": review_selectors.waiting_for(request.user)}
     if has_role(request.user, ADMIN):
@@ -29,7 +30,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 @role_required()
 def next_sample(request: HttpRequest) -> HttpResponse:
-    dataset = Dataset.objects.filter(pk=request.GET.get("dataset") or None).first()
+    dataset = Dataset.objects.filter(pk=int_or_none(request.GET.get("dataset"))).first()
     sample = review_services.claim_next(request.user, dataset=dataset)
     if sample is None:
         messages.info(request, "Nothing is waiting for review right now.")
@@ -55,7 +56,7 @@ def review_sample(request: HttpRequest, sample_id: int) -> HttpResponse:
 @role_required(ADMIN)
 @require_POST
 def start_run(request: HttpRequest) -> HttpResponse:
-    dataset = get_object_or_404(Dataset, pk=request.POST.get("dataset"))
+    dataset = get_object_or_404(Dataset, pk=int_or_none(request.POST.get("dataset")))
     try:
         run = drafting_services.create_run(dataset, user=request.user, split=request.POST.get("split", ""))
     except drafting_services.DraftingRejected as exc:
@@ -94,7 +95,7 @@ def bulk_accept(request: HttpRequest) -> HttpResponse:
 @role_required(ADMIN)
 @require_POST
 def draw_audit(request: HttpRequest) -> HttpResponse:
-    dataset = get_object_or_404(Dataset, pk=request.POST.get("dataset"))
+    dataset = get_object_or_404(Dataset, pk=int_or_none(request.POST.get("dataset")))
     try:
         count = int(request.POST.get("count", "0"))
     except ValueError:
@@ -109,7 +110,7 @@ def draw_audit(request: HttpRequest) -> HttpResponse:
 
 @role_required(ADMIN)
 def field_stats(request: HttpRequest) -> HttpResponse:
-    dataset = Dataset.objects.filter(pk=request.GET.get("dataset") or None).first()
+    dataset = Dataset.objects.filter(pk=int_or_none(request.GET.get("dataset"))).first()
     if request.method == "POST":
         review_services.analyse_field_frequency(dataset, request.user)
         return redirect(request.get_full_path())

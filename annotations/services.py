@@ -138,10 +138,21 @@ def write_records(dataset: Dataset, records: Sequence[SampleRecord], errors: lis
                 Sample.objects.bulk_update(to_update, names, batch_size=1000)
             result.created, result.updated = len(to_create), len(to_update)
             result.images_attached = sum(1 for r in good if r.image is not None)
+            with_images = [s.pk for s in to_create + to_update if s.image]
+            if with_images:
+                # Thumbnails are made ahead by a worker; the pages also make any that are still missing.
+                transaction.on_commit(lambda: _enqueue_thumbnails(with_images))
     except Exception:
         staged.remove()
         raise
     return result
+
+
+def _enqueue_thumbnails(sample_ids: list[int], chunk: int = 500) -> None:
+    from annotations.tasks import make_thumbnails as task
+
+    for start in range(0, len(sample_ids), chunk):
+        task.delay(sample_ids[start:start + chunk])
 
 
 def import_fitzpatrick17k(csv_path: str | Path, *, images_dir: str | Path | None = None, download: bool = False,
@@ -240,6 +251,9 @@ def import_upload(dataset_name: str, *, archive: Any = None, images: Sequence[An
     with tempfile.TemporaryDirectory(prefix="skinflow-upload-") as tmp:
         tmpdir = Path(tmp)
         if archive is not None:
+            if getattr(archive, "size", 0) > settings.SKINFLOW_MAX_UPLOAD_BYTES:
+                raise ImportRejected(f"The archive is {archive.size:,} bytes, over the upload limit of "
+                                     f"{settings.SKINFLOW_MAX_UPLOAD_BYTES:,}; split it.")
             _extract_zip(archive, tmpdir)
             csv_file = tmpdir / "labels.csv"
             if csv_file.exists():
@@ -252,12 +266,21 @@ def import_upload(dataset_name: str, *, archive: Any = None, images: Sequence[An
             raise ImportRejected("Choose a ZIP archive or at least one image file.")
         if not label:
             raise ImportRejected("Loose images need a label: type the diagnosis they all share.")
+        if not label.strip("."):
+            raise ImportRejected("The label must name a diagnosis, not only dots.")
         folder = tmpdir / label.replace("/", "-")
         folder.mkdir(parents=True)
+        seen: set[str] = set()
+        limit = settings.SKINFLOW_MAX_UPLOAD_BYTES
         for upload in images:
             name = Path(getattr(upload, "name", "image")).name
             if Path(name).suffix.lower() not in IMAGE_SUFFIXES:
                 raise ImportRejected(f"{name} is not an image file ({', '.join(sorted(IMAGE_SUFFIXES))}).")
+            if name in seen:
+                raise ImportRejected(f"Two files are named {name}; rename one and upload again.")
+            if getattr(upload, "size", 0) > limit:
+                raise ImportRejected(f"{name} is {upload.size:,} bytes, over the upload limit of {limit:,}.")
+            seen.add(name)
             with (folder / name).open("wb") as out:
                 for chunk in upload.chunks():
                     out.write(chunk)
@@ -275,7 +298,10 @@ def ensure_thumbnail(sample: Sample) -> Path | None:
         return media / sample.thumbnail
     rel = f"thumbs/{sample.checksum[:2]}/{sample.checksum}_{size}.jpg"
     if not (media / rel).exists():
-        make_thumbnail(media / sample.image, media / rel, size)
+        try:
+            make_thumbnail(media / sample.image, media / rel, size)
+        except OSError:  # the image file went missing on the server: the views answer 404
+            return None
     Sample.objects.filter(pk=sample.pk).update(thumbnail=rel)
     sample.thumbnail = rel
     return media / rel

@@ -50,7 +50,7 @@ def sample_thumbnail(request: HttpRequest, sample_id: int) -> FileResponse:
     sample = get_object_or_404(Sample, pk=sample_id)
     path = services.ensure_thumbnail(sample)
     if path is None:
-        raise Http404("This sample has no image yet.")
+        raise Http404("This sample has no image, or its file is missing on the server.")
     return protected_file(sample.thumbnail, "image/jpeg")
 
 

@@ -47,8 +47,9 @@ class EvalRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
         run = self.get_object()
-        if run.status == EvalRun.Status.DONE:
-            return Response({"detail": "the run is finished"}, status=status.HTTP_409_CONFLICT)
+        refusal = services.resume_refusal(run)
+        if refusal:
+            return Response({"detail": refusal}, status=status.HTTP_409_CONFLICT)
         with transaction.atomic():
             services.start_run(run)
         return Response(selectors.progress(run), status=status.HTTP_202_ACCEPTED)

@@ -4,6 +4,7 @@ from django import forms
 
 from annotations.models import Dataset, Sample
 from evaluation.models import CATEGORY_CHOICES, EvalRun
+from webapp.models import validate_base_url, validate_env_var_name
 
 _TRISTATE = [("", "unknown"), ("yes", "yes"), ("no", "no")]
 
@@ -15,9 +16,11 @@ def _tristate(value: str) -> bool | None:
 class RunForm(forms.Form):
     name = forms.CharField(max_length=200)
     model_name = forms.CharField(max_length=200, help_text="Name in the leaderboard, e.g. Qwen2.5-VL-7B.")
-    base_url = forms.CharField(max_length=300, help_text="OpenAI-compatible base URL, e.g. http://vllm:8000/v1")
+    base_url = forms.CharField(max_length=300, validators=[validate_base_url],
+                               help_text="OpenAI-compatible base URL, e.g. http://vllm:8000/v1")
     endpoint_model = forms.CharField(max_length=200, help_text="Model id at the endpoint.")
-    api_key_env = forms.CharField(max_length=100, required=False, help_text="Name of the variable holding the key.")
+    api_key_env = forms.CharField(max_length=100, required=False, validators=[validate_env_var_name],
+                                  help_text="Name of the variable holding the key.")
     dataset = forms.ModelChoiceField(queryset=Dataset.objects.all())
     test_set = forms.CharField(max_length=200, required=False, help_text="Leaderboard column; the dataset name if empty.")
     split = forms.ChoiceField(choices=[("", "all")] + list(Sample.Split.choices), initial="test", required=False)

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 
 from evaluation.judge import CATEGORIES
+from webapp.models import validate_base_url, validate_env_var_name
 
 CATEGORY_CHOICES = [(c, c.replace("_", " ")) for c in CATEGORIES]
 
@@ -32,9 +33,11 @@ class EvalRun(models.Model):
     name = models.CharField(max_length=200)
     model_name = models.CharField(max_length=200, help_text="How the model is named in the leaderboard.")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ENDPOINT)
-    base_url = models.CharField(max_length=300, blank=True, help_text="OpenAI-compatible base URL (endpoint runs).")
+    base_url = models.CharField(max_length=300, blank=True, validators=[validate_base_url],
+                                help_text="OpenAI-compatible base URL (endpoint runs).")
     endpoint_model = models.CharField(max_length=200, blank=True, help_text="Model id sent to the endpoint.")
-    api_key_env = models.CharField(max_length=100, blank=True, help_text="Name of the variable holding the API key.")
+    api_key_env = models.CharField(max_length=100, blank=True, validators=[validate_env_var_name],
+                                   help_text="Name of the variable holding the API key.")
     checkpoint = models.CharField(max_length=500, blank=True, help_text="Local checkpoint folder (local runs).")
     max_concurrency = models.PositiveIntegerField(default=8)
 

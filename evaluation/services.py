@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from datetime import timedelta
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 
 from annotations.models import Dataset, Sample
@@ -119,6 +120,22 @@ def create_run(
         if start:
             start_run(run)
     return run
+
+
+STALE_AFTER = timedelta(minutes=15)
+
+
+def resume_refusal(run: EvalRun) -> str:
+    """Why ``run`` cannot be resumed now ("" when it can). A run whose worker is still busy is not
+    resumed: a second task beside it would pay for the calls in flight twice."""
+    if run.status == EvalRun.Status.DONE:
+        return "This run is finished."
+    if run.status in (EvalRun.Status.INFERRING, EvalRun.Status.JUDGING):
+        last = run.items.aggregate(t=Max("judgements__created_at"))["t"] or run.started_at
+        if last is not None and timezone.now() - last < STALE_AFTER:
+            return ("This run is still working (progress within the last 15 minutes); resume it only if it "
+                    "fails or stops making progress.")
+    return ""
 
 
 def start_run(run: EvalRun) -> None:
@@ -362,6 +379,8 @@ def overrule(item: EvalItem, rank: int, category: str, user: Any, note: str = ""
 
     majority = judge_majority(item, rank)
     with transaction.atomic():
+        # Serialise overrules of one run: each recompute must see the others' overrules.
+        EvalRun.objects.select_for_update().filter(pk=item.run_id).first()
         obj, _ = Overrule.objects.update_or_create(
             item=item, rank=rank,
             defaults={"category": category, "judge_category": majority or "", "note": note, "user": user},
@@ -372,6 +391,7 @@ def overrule(item: EvalItem, rank: int, category: str, user: Any, note: str = ""
 
 def remove_overrule(item: EvalItem, rank: int) -> None:
     with transaction.atomic():
+        EvalRun.objects.select_for_update().filter(pk=item.run_id).first()
         Overrule.objects.filter(item=item, rank=rank).delete()
         recompute_metrics(item.run)
 

@@ -4,7 +4,6 @@ through selectors, writes through services."""
 
 from __future__ import annotations
 
-import csv
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -17,6 +16,8 @@ from evaluation import metrics as metrics_core
 from evaluation import plots, selectors, services
 from evaluation.forms import OverruleForm, RunForm
 from evaluation.models import EvalItem, EvalRun
+from webapp.csv_export import SafeWriter
+from webapp.params import int_or_none
 from webapp.roles import ADMIN, DERMATOLOGIST, role_required
 
 K_DEFAULT = 6
@@ -46,7 +47,7 @@ def leaderboard_csv(request: HttpRequest) -> HttpResponse:
     board = selectors.leaderboard(K_DEFAULT)
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="leaderboard.csv"'
-    writer = csv.writer(response)
+    writer = SafeWriter(response)
     writer.writerow(["model", "test_set", "run_id", "n"] + [f"top{j}" for j in range(1, board["k"] + 1)])
     for row in board["rows"]:
         for ts, cell in zip(board["test_sets"], row["cells"]):
@@ -97,8 +98,9 @@ def run_progress(request: HttpRequest, run_id: int) -> JsonResponse:
 @require_POST
 def run_resume(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(EvalRun, pk=run_id)
-    if run.status == EvalRun.Status.DONE:
-        messages.info(request, "This run is finished.")
+    refusal = services.resume_refusal(run)
+    if refusal:
+        messages.info(request, refusal)
     else:
         with transaction.atomic():
             services.start_run(run)
@@ -121,7 +123,7 @@ def run_items_csv(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(EvalRun, pk=run_id)
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="run-{run.id}-predictions.csv"'
-    writer = csv.writer(response)
+    writer = SafeWriter(response)
     writer.writerow(["id", "reference", "skin_type", "rank", "prediction"]
                     + [f"judge_repeat_{r}" for r in range(run.judge_repeats)] + ["overrule", "category"])
     items = run.items.prefetch_related("judgements", "overrules").order_by("position", "id")
@@ -140,7 +142,7 @@ def run_plot(request: HttpRequest, run_id: int, kind: str) -> HttpResponse:
     if kind == "topk":
         series = [(run.model_name, m.get("top_k") or [])]
         for other_id in request.GET.getlist("with"):
-            other = EvalRun.objects.filter(pk=other_id).first()
+            other = EvalRun.objects.filter(pk=int_or_none(other_id)).first()
             if other and other.metrics:
                 series.append((other.model_name, other.metrics.get("top_k") or []))
         return _svg(plots.topk_curves(series))
@@ -211,8 +213,8 @@ def item_overrule(request: HttpRequest, item_id: int) -> HttpResponse:
 @role_required()
 def compare(request: HttpRequest) -> HttpResponse:
     runs = EvalRun.objects.filter(status=EvalRun.Status.DONE)
-    a = runs.filter(pk=request.GET.get("a") or 0).first()
-    b = runs.filter(pk=request.GET.get("b") or 0).first()
+    a = runs.filter(pk=int_or_none(request.GET.get("a"))).first()
+    b = runs.filter(pk=int_or_none(request.GET.get("b"))).first()
     result = None
     if a and b:
         k = min(a.k, b.k)
@@ -246,7 +248,7 @@ def _analyses(request: HttpRequest):
     from evaluation.models import AttentionAnalysis
 
     done = AttentionAnalysis.objects.filter(status=AttentionAnalysis.Status.DONE)
-    chosen = [done.filter(pk=request.GET.get(key) or 0).first() for key in ("a", "b")]
+    chosen = [done.filter(pk=int_or_none(request.GET.get(key))).first() for key in ("a", "b")]
     return done, [a for a in chosen if a is not None]
 
 

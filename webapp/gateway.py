@@ -77,10 +77,9 @@ def shared_gateway() -> LLMGateway:
     fingerprint = (tuple(sorted(configs.items())), settings.SKINFLOW_LLM_CACHE)
     with _shared_lock:
         if _shared is None or _shared[0] != fingerprint:
-            old = _shared[1] if _shared else None
+            # The old gateway is not closed here: other threads may be mid-call on it. It stops its loop
+            # thread by itself once the last of them lets go of it.
             _shared = (fingerprint, build_gateway(_dispatch_record))
-            if old is not None:
-                old.close()
         return _shared[1]
 
 

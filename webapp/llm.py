@@ -39,6 +39,7 @@ import logging
 import mimetypes
 import os
 import random
+import re
 import threading
 import time
 import weakref
@@ -72,6 +73,8 @@ __all__ = [
     "CallRecord",
     "GatewayStats",
     "LLMGateway",
+    "key_env_allowed",
+    "KEY_ENV_RULE",
 ]
 
 logger = logging.getLogger(__name__)
@@ -79,6 +82,18 @@ logger = logging.getLogger(__name__)
 ROLES = ("drafter", "structurer", "diagnoser", "judge", "scorer")
 
 PLACEHOLDER_API_KEY = "no-key-required"
+
+# An endpoint's key is read from the environment variable it names, and sent to its base URL. Only
+# variables meant to hold API keys may be named: never DATABASE_URL, DJANGO_SECRET_KEY or the like.
+_KEY_ENV_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]*_(API_KEY|API_TOKEN)$")
+KEY_ENV_RULE = ("Name a variable ending in _API_KEY or _API_TOKEN (e.g. OPENAI_API_KEY), or list it in "
+                "SKINFLOW_ALLOWED_KEY_ENVS.")
+
+
+def key_env_allowed(name: str) -> bool:
+    """Whether an endpoint may read its API key from the environment variable ``name``."""
+    extra = {n.strip() for n in os.environ.get("SKINFLOW_ALLOWED_KEY_ENVS", "").split(",") if n.strip()}
+    return bool(_KEY_ENV_PATTERN.match(name)) or name in extra
 
 T = TypeVar("T")
 
@@ -522,6 +537,13 @@ class LLMGateway:
     def _api_key(self, config: EndpointConfig) -> str:
         if not config.api_key_env:
             return PLACEHOLDER_API_KEY
+        if not key_env_allowed(config.api_key_env):
+            raise LLMError(
+                f"The LLM endpoint for role {config.role!r} names {config.api_key_env!r} as its key variable, which is "
+                f"not an API-key variable. {KEY_ENV_RULE}",
+                role=config.role,
+                reason="key_env_not_allowed",
+            )
         key = os.environ.get(config.api_key_env, "").strip()
         if not key:
             raise LLMError(

@@ -56,7 +56,7 @@ def _scan_for_json(text: str) -> tuple[bool, Any]:
         start = min(starts)
         try:
             value, end = _DECODER.raw_decode(text, start)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # RecursionError: thousands of nested brackets
             pos = start + 1
             continue
         if best is None or end - start > best[0]:
@@ -68,7 +68,7 @@ def _scan_for_json(text: str) -> tuple[bool, Any]:
 def _try_whole(text: str) -> tuple[bool, Any]:
     try:
         return True, json.loads(text)
-    except (json.JSONDecodeError, ValueError):
+    except (json.JSONDecodeError, ValueError, RecursionError):
         return False, None
 
 

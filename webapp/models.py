@@ -14,11 +14,15 @@ _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 
 def validate_env_var_name(value: str) -> None:
+    from webapp.llm import KEY_ENV_RULE, key_env_allowed
+
     if value and not _ENV_NAME.match(value):
         raise ValidationError(
             "Give the NAME of an environment variable (e.g. OPENAI_API_KEY), not the key itself: "
             "upper-case letters, digits and underscores."
         )
+    if value and not key_env_allowed(value):
+        raise ValidationError(f"{value} is not an API-key variable. {KEY_ENV_RULE}")
 
 
 def validate_base_url(value: str) -> None:

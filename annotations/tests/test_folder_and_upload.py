@@ -133,3 +133,13 @@ def test_api_upload_reports_rows(admin_user, client):
     assert resp.status_code == 400
     body = resp.json()
     assert body["committed"] is False and body["errors"][0]["row"] == "acne/bad.jpg"
+
+
+@pytest.mark.django_db
+def test_loose_images_with_a_dots_label_or_twin_names_are_refused(admin_client_role):
+    img = lambda: SimpleUploadedFile("a.jpg", jpeg_bytes(), content_type="image/jpeg")  # noqa: E731
+    resp = admin_client_role.post(reverse("dataset-upload"), {"dataset": "W", "images": [img()], "label": ".."})
+    assert resp.status_code == 400 and "not only dots" in resp.content.decode()
+    resp = admin_client_role.post(reverse("dataset-upload"), {"dataset": "W", "images": [img(), img()],
+                                                              "label": "acne"})
+    assert resp.status_code == 400 and "Two files are named a.jpg" in resp.content.decode()

@@ -78,3 +78,10 @@ def test_missing_image_file_gives_a_clear_404(derm_client, dataset, settings):
     (Path(settings.MEDIA_ROOT) / sample.image).unlink()
     resp = derm_client.get(reverse("sample-image", args=[sample.id]))
     assert resp.status_code == 404
+
+
+def test_thumbnail_of_a_missing_file_is_a_404(derm_client, dataset, settings):
+    sample = Sample.objects.get(external_id="psoriasis/2.jpg")
+    (Path(settings.MEDIA_ROOT) / sample.image).unlink()
+    assert derm_client.get(reverse("sample-thumbnail", args=[sample.id])).status_code == 404
+    assert derm_client.get(f"/api/samples/{sample.id}/thumbnail/").status_code == 404

@@ -116,3 +116,18 @@ def test_compare_page_pairs_two_runs(derm_client):
     page = derm_client.get(reverse("eval-compare"), {"a": a.id, "b": b.id}).content.decode()
     assert "3 samples judged in both runs" in page
     assert "66.67" in page  # B - A at Top-1: 100 - 33.33
+
+
+@pytest.mark.django_db
+def test_eval_run_api_refuses_a_key_variable_that_is_not_an_api_key(admin_user):
+    from rest_framework.test import APIClient
+
+    from annotations.models import Dataset
+
+    ds = Dataset.objects.create(name="Keys", source="folder")
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    resp = api.post("/api/eval-runs/", {"name": "leak", "model_name": "x", "base_url": "https://attacker.example/v1",
+                                        "endpoint_model": "x", "api_key_env": "DATABASE_URL", "dataset": ds.pk},
+                    format="json")
+    assert resp.status_code == 400 and "not an API-key variable" in resp.json()["api_key_env"][0]

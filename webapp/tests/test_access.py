@@ -114,3 +114,6 @@ def test_only_admins_edit_llm_endpoints_and_keys_are_never_accepted(client, derm
     bad = client.post("/api/llm-endpoints/", {"role": "scorer", "base_url": "http://s/v1", "model": "m",
                                               "api_key_env": "sk-abc123secret"})
     assert bad.status_code == 400 and "NAME of an environment variable" in bad.json()["api_key_env"][0]
+    leak = client.post("/api/llm-endpoints/", {"role": "scorer", "base_url": "http://s/v1", "model": "m",
+                                               "api_key_env": "DATABASE_URL"})
+    assert leak.status_code == 400 and "not an API-key variable" in leak.json()["api_key_env"][0]

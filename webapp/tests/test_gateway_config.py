@@ -14,7 +14,7 @@ def test_rows_override_env_and_settings(settings, monkeypatch):
     settings.SKINFLOW_LLM_BASE_URL = "http://default.invalid/v1"
     monkeypatch.setenv("SKINFLOW_JUDGE_MODEL", "gemini-2.5-pro")
     LLMEndpoint.objects.create(role="drafter", base_url="http://vllm:8000/v1", model="Qwen2.5-VL-72B",
-                               api_key_env="VLLM_KEY", max_concurrency=32)
+                               api_key_env="VLLM_API_KEY", max_concurrency=32)
     LLMEndpoint.objects.create(role="scorer", base_url="http://off/v1", model="x", enabled=False)
     configs = endpoint_configs()
     assert (configs["drafter"].base_url, configs["drafter"].max_concurrency) == ("http://vllm:8000/v1", 32)

@@ -452,21 +452,40 @@ def test_achat_json_from_a_running_loop(server, gateways):
 
 
 def test_api_key_is_read_from_the_named_environment_variable(server, gateways, monkeypatch):
-    monkeypatch.setenv("SKINFLOW_TEST_JUDGE_KEY", "sk-test-123")
-    gateway = make_gateway(server, api_key_env="SKINFLOW_TEST_JUDGE_KEY")
+    monkeypatch.setenv("SKINFLOW_TEST_JUDGE_API_KEY", "sk-test-123")
+    gateway = make_gateway(server, api_key_env="SKINFLOW_TEST_JUDGE_API_KEY")
     gateways.append(gateway)
     gateway.chat("judge", [user_message("x")])
     assert server.headers[0]["authorization"] == "Bearer sk-test-123"
 
 
 def test_missing_api_key_variable_is_a_clear_error(server, gateways, monkeypatch):
-    monkeypatch.delenv("SKINFLOW_TEST_MISSING_KEY", raising=False)
-    gateway = make_gateway(server, api_key_env="SKINFLOW_TEST_MISSING_KEY")
+    monkeypatch.delenv("SKINFLOW_TEST_MISSING_API_KEY", raising=False)
+    gateway = make_gateway(server, api_key_env="SKINFLOW_TEST_MISSING_API_KEY")
     gateways.append(gateway)
-    with pytest.raises(LLMError, match="SKINFLOW_TEST_MISSING_KEY") as info:
+    with pytest.raises(LLMError, match="SKINFLOW_TEST_MISSING_API_KEY") as info:
         gateway.chat("judge", [user_message("x")])
     assert info.value.reason == "missing_api_key" and "judge" in str(info.value)
     assert server.request_count == 0
+
+
+@pytest.mark.parametrize("name", ["DATABASE_URL", "DJANGO_SECRET_KEY", "POSTGRES_PASSWORD"])
+def test_a_variable_that_is_not_an_api_key_is_never_sent(server, gateways, monkeypatch, name):
+    monkeypatch.setenv(name, "postgres://skinflow:hunter2@db/skinflow")
+    gateway = make_gateway(server, api_key_env=name)
+    gateways.append(gateway)
+    with pytest.raises(LLMError, match="not an API-key variable") as info:
+        gateway.chat("judge", [user_message("x")])
+    assert info.value.reason == "key_env_not_allowed" and server.request_count == 0
+
+
+def test_an_extra_key_variable_can_be_allowed_explicitly(server, gateways, monkeypatch):
+    monkeypatch.setenv("VENDOR_SECRET", "sk-vendor")
+    monkeypatch.setenv("SKINFLOW_ALLOWED_KEY_ENVS", "VENDOR_SECRET")
+    gateway = make_gateway(server, api_key_env="VENDOR_SECRET")
+    gateways.append(gateway)
+    gateway.chat("judge", [user_message("x")])
+    assert server.headers[0]["authorization"] == "Bearer sk-vendor"
 
 
 def test_no_key_variable_sends_a_placeholder(server, gateways):

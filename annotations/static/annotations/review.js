@@ -3,6 +3,7 @@
 (function () {
   "use strict";
   const cfg = JSON.parse(document.getElementById("review-config").textContent);
+  let beat = null;  // the claim heartbeat, started at the end
   let version = cfg.version;
   const api = `/api/review/samples/${cfg.sampleId}/`;
   const $ = (id) => document.getElementById(id);
@@ -72,7 +73,6 @@
     for (const e of events) {
       const li = document.createElement("li");
       const d = e.detail || {};
-      let text = ` ${e.kind_display}`;
       li.innerHTML = `<time>${e.created_at.replace("T", " ").slice(0, 19)}</time> <b></b>`;
       li.querySelector("b").textContent = e.kind_display;
       let tail = e.actor ? ` by ${e.actor}` : "";
@@ -112,6 +112,7 @@
     }
     await refresh();
     if (rev.check_state === "consistent") {
+      clearInterval(beat);
       flash("The caption leads back to the label: accepted.", "ok");
       if (thenNext) window.location.href = $("btn-next").href;
     } else if (rev.check_state === "inconsistent") {
@@ -164,7 +165,7 @@
   function askReject() { $("reject-box").hidden = false; $("reject-reason").focus(); }
   async function reject() {
     const {status, data} = await call(`${api}reject/`, "POST", {reason: $("reject-reason").value, note: $("reject-note").value});
-    if (status === 200) { flash("Rejected.", "ok"); await refresh(); $("reject-box").hidden = true; }
+    if (status === 200) { clearInterval(beat); flash("Rejected.", "ok"); await refresh(); $("reject-box").hidden = true; }
     else flash((data && data.detail) || `Reject failed (${status})`, "error");
   }
 
@@ -186,10 +187,10 @@
     if (act && !($("btn-save").disabled && "sarx".includes(k))) { e.preventDefault(); act(); }
   });
 
-  // Keep the claim alive while the page is open.
-  setInterval(async () => {
+  // Keep the claim alive while the page is open and the sample still waits for review.
+  beat = setInterval(async () => {
     const {status, data} = await call(`${api}heartbeat/`, "POST");
-    if (status === 409) flash(data.detail, "error");
+    if (status === 409) { flash(data.detail, "error"); clearInterval(beat); }
   }, Math.max(10, cfg.leaseSeconds / 3) * 1000);
   if (fields[0] && !$("btn-save").disabled) fields[0].focus();
 })();
