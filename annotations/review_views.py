@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from annotations import drafting_services, review_selectors, review_services
+from annotations.filters import SampleFilter
 from annotations.models import Dataset, DraftingRun, FieldFrequencyAnalysis, Sample
 from annotations.schema import FIELD_GUIDELINES, FIELDS
 from webapp.params import int_or_none
@@ -24,7 +25,12 @@ def queue(request: HttpRequest) -> HttpResponse:
     if has_role(request.user, ADMIN):
         context["runs"] = [(run, drafting_services.run_progress(run))
                            for run in review_selectors.drafting_runs(dataset)[:20]]
-        context["needs_expert"] = review_selectors.needs_expert_with_drafts(dataset).select_related("dataset")[:200]
+        # The bulk-accept list takes the samples page's filters (label, skin type, split...).
+        waiting = SampleFilter(request.GET, queryset=review_selectors.needs_expert_with_drafts(dataset))
+        waiting.form.fields.pop("dataset", None)
+        waiting.form.fields.pop("state", None)
+        context["bulk_filter"] = waiting
+        context["needs_expert"] = waiting.qs.select_related("dataset")[:200]
     return render(request, "annotations/review_queue.html", context)
 
 

@@ -58,3 +58,14 @@ def test_run_page_shows_progress_and_failures(admin_client_role, waiting):
     DraftJob.objects.create(run=run, sample=sample, state=DraftJob.State.FAILED, error="LLM unavailable: timeout")
     page = admin_client_role.get(reverse("drafting-run", args=[run.pk])).content.decode()
     assert "1/1 done" in page and "LLM unavailable: timeout" in page and "Resume" in page
+
+
+def test_bulk_accept_list_filters_by_label_and_skin_type(admin_client_role, waiting):
+    ds, sample = waiting
+    Sample.objects.filter(pk=sample.pk).update(fitzpatrick=5)
+    other = Sample.objects.create(dataset=ds, external_id="b", label="acne", state=Sample.State.NEEDS_EXPERT,
+                                  fitzpatrick=2)
+    listed = lambda q: {s.pk for s in admin_client_role.get(reverse("review-queue"), q).context["needs_expert"]}  # noqa: E731
+    assert listed({}) == {sample.pk, other.pk}
+    assert listed({"label": "scabies"}) == {sample.pk}
+    assert listed({"skin_type": "2"}) == {other.pk}
