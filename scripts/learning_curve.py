@@ -1,8 +1,8 @@
 """Show that the TRL engine learns, on CPU, in a few minutes.
 
 A tiny random Qwen2.5-VL with DVE is warm-started to answer the appendix-B top-1 prompt with one of
-four diagnoses, uniformly (so the mean reward starts near 0.25). The image's label is "psoriasis";
-the reward is our Stage II diagnosis reward (positional, clinical judge; the ontology decides these
+four diagnoses (so the first steps earn little: the target is one answer among four, and the warm start
+is imperfect). The image's label is "psoriasis"; the reward is our Stage II diagnosis reward (positional, clinical judge; the ontology decides these
 names, and a local OpenAI-compatible server stands by for names it cannot). GRPO then runs through
 the real engine (``training.engines.trl_engine.train``: our export, our loader, our reward) and the
 mean reward per step is printed and drawn to a PNG.

@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 
 from annotations.api import DatasetViewSet, SampleViewSet
 from evaluation.api import EvalRunViewSet
+from training.api import CheckpointViewSet, SnapshotViewSet, TrainingRunViewSet
 from annotations.review_api import (DraftingRunViewSet, FieldFrequencyViewSet, ReviewSampleViewSet,
                                     RevisionViewSet)
 from webapp import views
@@ -22,6 +23,9 @@ router.register("field-frequency", FieldFrequencyViewSet, basename="field-freque
 router.register("llm-endpoints", LLMEndpointViewSet, basename="llm-endpoint")
 router.register("llm-calls", LLMCallViewSet, basename="llm-call")
 router.register("eval-runs", EvalRunViewSet, basename="eval-run")
+router.register("training/runs", TrainingRunViewSet, basename="api-training-run")
+router.register("training/snapshots", SnapshotViewSet, basename="api-training-snapshot")
+router.register("training/checkpoints", CheckpointViewSet, basename="api-training-checkpoint")
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="webapp/login.html"), name="login"),
@@ -33,6 +37,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include(router.urls)),
     path("evaluation/", include("evaluation.urls")),
+    path("training/", include("training.urls")),
     path("review/", include("annotations.review_urls")),
     path("", include("annotations.urls")),
 ]

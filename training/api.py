@@ -1,0 +1,94 @@
+"""REST API for training (admins): runs with metrics, cancel and launch; snapshots; checkpoints."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from annotations.models import Dataset
+from training import selectors, services
+from training.models import Checkpoint, DatasetSnapshot, Stage, TrainingRun
+from webapp.roles import IsAdminRole
+
+
+class CheckpointSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Checkpoint
+        fields = ["id", "run", "step", "path", "is_final", "created_at"]
+
+
+class SnapshotSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DatasetSnapshot
+        fields = ["id", "dataset", "split", "stage", "k", "version", "rows", "content_hash", "sample_ids", "path", "created_at"]
+
+
+class TrainingRunSerializer(serializers.ModelSerializer):
+    checkpoints = CheckpointSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = TrainingRun
+        fields = ["id", "name", "lineage", "stage", "engine", "base_model_path", "init_checkpoint", "dve", "dve_k", "k",
+                  "hyperparameters", "reward_settings", "snapshot", "state", "cancel_requested", "error", "heartbeat_at",
+                  "created_at", "started_at", "finished_at", "checkpoints"]
+        read_only_fields = fields
+
+
+class LaunchSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    lineage = serializers.CharField(max_length=100, default="default")
+    stage = serializers.ChoiceField(choices=Stage.choices)
+    engine = serializers.ChoiceField(choices=TrainingRun.Engine.choices, default="trl")
+    dataset = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.all())
+    split = serializers.CharField(default="train")
+    k = serializers.IntegerField(min_value=1, default=6)
+    base_model_path = serializers.CharField(required=False, allow_blank=True, default="")
+    init_checkpoint = serializers.PrimaryKeyRelatedField(queryset=Checkpoint.objects.all(), required=False, allow_null=True)
+    dve = serializers.BooleanField(default=True)
+    dve_k = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    hyperparameters = serializers.DictField(required=False, default=dict)
+    reward_settings = serializers.DictField(required=False, default=dict)
+
+
+class TrainingRunViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = TrainingRun.objects.prefetch_related("checkpoints")
+    serializer_class = TrainingRunSerializer
+    permission_classes = [IsAdminRole]
+    filterset_fields = ["state", "stage", "engine", "lineage"]
+
+    def create(self, request, *args, **kwargs):
+        launch = LaunchSerializer(data=request.data)
+        launch.is_valid(raise_exception=True)
+        data = dict(launch.validated_data)
+        try:
+            with transaction.atomic():
+                snapshot = services.create_snapshot(data.pop("dataset"), data.pop("split"), data["stage"], k=data["k"],
+                                                    user=request.user)
+                run = services.launch_run(snapshot=snapshot, user=request.user, **data)
+        except services.TrainingError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(TrainingRunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["get"])
+    def metrics(self, request, pk=None):
+        run = self.get_object()
+        return Response([{"step": step, **values} for step, values in selectors.metric_points(run)])
+
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        run = services.request_cancel(self.get_object())
+        return Response(TrainingRunSerializer(run).data)
+
+
+class SnapshotViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = DatasetSnapshot.objects.all()
+    serializer_class = SnapshotSerializer
+    permission_classes = [IsAdminRole]
+
+
+class CheckpointViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Checkpoint.objects.select_related("run")
+    serializer_class = CheckpointSerializer
+    permission_classes = [IsAdminRole]

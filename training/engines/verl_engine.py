@@ -1,0 +1,193 @@
+"""The ``verl`` engine: GRPO with ``python -m verl.trainer.main_ppo``, locally or on a Ray cluster.
+
+:func:`verl_overrides` builds the Hydra overrides from a run spec (our parquet, our reward module,
+the paper's optimizer settings); :func:`verl_command` is the driver process the supervisor starts,
+``python -m training.engines.verl_engine SPEC.json``, which
+
+1. runs ``python -m verl.trainer.main_ppo <overrides>`` — directly, or through
+   ``ray job submit --address <ray_address> -- ...`` onto an existing Ray cluster;
+2. merges the final FSDP actor checkpoint into a Hugging Face folder
+   (``python -m verl.model_merger merge``), the form Stage II and evaluation start from;
+3. lists the checkpoints in ``OUTPUT/checkpoints.jsonl``.
+
+Metrics: verl's ``file`` logger writes JSON lines to ``OUTPUT/metrics.jsonl`` (``VERL_FILE_LOGGER_PATH``);
+with ``ray job submit`` that path must be on storage the cluster and the web app share.
+
+DVE: verl's rollout engines (vLLM, SGLang) run their own Qwen2.5-VL and load trained weights by
+parameter name; they know nothing of FDLinear, so a DVE run on verl is refused until a DVE-aware
+rollout exists. Use the ``trl`` engine for DVE runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from .spec import EngineError, RunSpec, validate_hyperparameters
+
+__all__ = ["DVE_REFUSAL", "merge_command", "train_command", "verl_command", "verl_overrides"]
+
+REWARDS_FILE = str(Path(__file__).resolve().parents[1] / "rewards.py")
+DVE_REFUSAL = (
+    "verl cannot train a DVE model yet: its rollout engines (vLLM, SGLang) run their own Qwen2.5-VL, "
+    "load weights by parameter name and know nothing of FDLinear. Turn DVE off for a verl run, or use "
+    "the 'trl' engine for DVE runs."
+)
+
+
+def _list(values: Any) -> str:
+    return "[" + ",".join(json.dumps(v) if isinstance(v, str) else repr(v) for v in values) + "]"
+
+
+def verl_overrides(spec: RunSpec) -> list[str]:
+    """Hydra overrides for ``verl.trainer.main_ppo`` (keys verified against verl's own config composition)."""
+    if spec.dve:
+        raise EngineError(DVE_REFUSAL)
+    hp = validate_hyperparameters(spec.stage, spec.hyperparameters)
+    options = spec.verl or {}
+    parquet = str(Path(spec.snapshot_dir) / "verl.parquet")
+    output = Path(spec.output_dir)
+    reward_limits = {"max_concurrent": 16, "max_rpm": 0, "timeout": 300.0, **options.get("reward_limits", {})}
+    overrides = [
+        "algorithm.adv_estimator=grpo",
+        "algorithm.use_kl_in_reward=False",
+        f"data.train_files={_list([parquet])}",
+        f"data.val_files={_list([parquet])}",
+        "data.prompt_key=prompt",
+        "data.image_key=images",
+        f"data.train_batch_size={hp['batch_size']}",
+        f"data.max_prompt_length={hp['max_prompt_length']}",
+        f"data.max_response_length={hp['max_response_length']}",
+        "data.filter_overlong_prompts=True",
+        "data.truncation=error",
+        f"data.seed={hp['seed']}",
+        f"actor_rollout_ref.model.path={spec.model_path}",
+        f"actor_rollout_ref.actor.optim.lr={hp['lr']}",
+        "actor_rollout_ref.actor.optim.lr_scheduler_type=cosine",
+        f"actor_rollout_ref.actor.optim.lr_warmup_steps_ratio={hp['warmup_ratio']}",
+        f"actor_rollout_ref.actor.optim.weight_decay={hp['weight_decay']}",
+        f"actor_rollout_ref.actor.ppo_mini_batch_size={hp['batch_size']}",
+        f"actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu={options.get('micro_batch_size_per_gpu', 1)}",
+        f"actor_rollout_ref.actor.clip_ratio={hp['clip_eps']}",
+        "actor_rollout_ref.actor.use_kl_loss=True",
+        f"actor_rollout_ref.actor.kl_loss_coef={hp['kl_coef']}",
+        "actor_rollout_ref.actor.kl_loss_type=low_var_kl",
+        "actor_rollout_ref.actor.checkpoint.save_contents=['model','optimizer','extra','hf_model']",
+        f"actor_rollout_ref.rollout.name={options.get('rollout', 'vllm')}",
+        f"actor_rollout_ref.rollout.n={hp['group_size']}",
+        f"actor_rollout_ref.rollout.temperature={hp['temperature']}",
+        f"actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu={options.get('micro_batch_size_per_gpu', 1)}",
+        f"actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu={options.get('micro_batch_size_per_gpu', 1)}",
+        # verl 0.9 reads the reward hook here; the old top-level custom_reward_function.* is silently ignored.
+        f"reward.custom_reward_function.path={REWARDS_FILE}",
+        "reward.custom_reward_function.name=acompute_score",
+        # LLM-judged rewards go through the rate-limited manager; its extra keys need a '+'.
+        "reward.reward_manager.name=rate_limited",
+        f"+reward.max_concurrent={int(reward_limits['max_concurrent'])}",
+        f"+reward.timeout={float(reward_limits['timeout'])}",
+        f"+reward.custom_reward_function.reward_kwargs.k={int(spec.k)}",
+        "trainer.logger=['console','file']",
+        "trainer.project_name=skinflow",
+        f"trainer.experiment_name=run-{spec.run_id}",
+        f"trainer.total_training_steps={hp['max_steps']}",
+        f"trainer.save_freq={hp['save_steps']}",
+        "trainer.test_freq=-1",
+        "trainer.val_before_train=False",
+        f"trainer.default_local_dir={output / 'verl'}",
+        f"trainer.n_gpus_per_node={int(options.get('n_gpus_per_node', 8))}",
+        f"trainer.nnodes={int(options.get('nnodes', 1))}",
+    ]
+    if reward_limits.get("max_rpm"):
+        overrides.append(f"+reward.max_rpm={int(reward_limits['max_rpm'])}")
+    weights = spec.reward.get("position_weights")
+    if weights:
+        overrides.append(f"+reward.custom_reward_function.reward_kwargs.position_weights={_list(weights)}")
+    field_weights = spec.reward.get("field_weights")
+    if field_weights:
+        path = output / "field_weights.json"
+        overrides.append(f"+reward.custom_reward_function.reward_kwargs.field_weights={path}")
+    overrides.extend(options.get("extra_overrides", []))
+    return overrides
+
+
+def train_command(spec: RunSpec) -> list[str]:
+    """``main_ppo`` locally, or submitted to the Ray cluster at ``spec.verl['ray_address']``."""
+    main = [sys.executable, "-m", "verl.trainer.main_ppo", *verl_overrides(spec)]
+    address = (spec.verl or {}).get("ray_address")
+    if not address:
+        return main
+    return ["ray", "job", "submit", "--address", address, "--", "python3", "-m", "verl.trainer.main_ppo",
+            *verl_overrides(spec)]
+
+
+def merge_command(actor_dir: str | Path, target_dir: str | Path) -> list[str]:
+    return [sys.executable, "-m", "verl.model_merger", "merge", "--backend", "fsdp",
+            "--local_dir", str(actor_dir), "--target_dir", str(target_dir)]
+
+
+def verl_command(spec: RunSpec, spec_path: str | None = None) -> list[str]:
+    """The driver process; raises :class:`EngineError` at once for a run verl cannot do (DVE)."""
+    verl_overrides(spec)  # validates, refuses DVE
+    return [sys.executable, "-u", "-m", "training.engines.verl_engine", spec_path or str(Path(spec.output_dir) / "spec.json")]
+
+
+def _final_actor_dir(output: Path) -> tuple[int, Path]:
+    tracker = output / "verl" / "latest_checkpointed_iteration.txt"
+    step = int(tracker.read_text().strip())
+    return step, output / "verl" / f"global_step_{step}" / "actor"
+
+
+def preflight(spec: RunSpec) -> None:
+    """Refuse a local run whose verl cannot read images: verl's over-length filter imports
+    ``qwen_vl_utils`` (which imports torchvision) and, without it, drops every multimodal row and
+    trains on nothing."""
+    import importlib.util
+
+    if (spec.verl or {}).get("ray_address"):
+        return  # the cluster's image is what counts there
+    missing = [name for name in ("qwen_vl_utils", "torchvision") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise EngineError(f"verl needs {' and '.join(missing)} to read image prompts; install requirements-gpu.txt "
+                          "(qwen-vl-utils, torchvision) on the training machine")
+
+
+def drive(spec: RunSpec) -> int:
+    preflight(spec)
+    output = Path(spec.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    if spec.reward.get("field_weights"):
+        (output / "field_weights.json").write_text(json.dumps(spec.reward["field_weights"]), encoding="utf-8")
+    env = {**os.environ, "VERL_FILE_LOGGER_PATH": str(output / "metrics.jsonl")}
+    rc = subprocess.call(train_command(spec), env=env)
+    if rc != 0:
+        print(f"error: verl training exited with status {rc}", file=sys.stderr, flush=True)
+        return rc
+    step, actor = _final_actor_dir(output)
+    target = output / "checkpoints" / f"step-{step}"
+    rc = subprocess.call(merge_command(actor, target), env=env)
+    if rc != 0:
+        print(f"error: merging the final checkpoint failed with status {rc}", file=sys.stderr, flush=True)
+        return rc
+    with open(output / "checkpoints.jsonl", "a", encoding="utf-8") as listing:
+        listing.write(json.dumps({"step": step, "path": str(target), "final": True}) + "\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m training.engines.verl_engine SPEC.json", file=sys.stderr)
+        return 2
+    try:
+        return drive(RunSpec.load(argv[0]))
+    except EngineError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

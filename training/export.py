@@ -1,0 +1,229 @@
+"""Training data export: versioned, immutable snapshots for verl and TRL (pure Python, no Django).
+
+A snapshot is one folder, written once and then made read-only:
+
+* ``verl.parquet`` — verl's RL format: ``data_source``, ``prompt`` (chat messages whose text holds one
+  literal ``<image>`` per entry of ``images``, which verl's ``RLHFDataset`` asserts), ``images`` (a list
+  of ``{"bytes": ...}``), ``ability``, ``reward_model`` (``style``, ``ground_truth``) and ``extra_info``
+  (the same keys on every row, so that parquet stores one struct type).
+* ``trl/`` — the same rows as a ``datasets`` folder in the form TRL's ``GRPOTrainer`` takes: a
+  conversational ``prompt`` with an image part, an ``images`` column of images, and ``references``
+  (passed to our reward functions).
+* ``manifest.json`` — stage, K, sample ids and the content hash.
+
+Stage I rows ask for the 12-field JSON caption; the ground truth is the accepted caption. Stage II
+rows carry the appendix-B prompt for the run's K; the ground truth is the label.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import stat
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from annotations.schema import FIELD_GUIDELINES, FIELDS, CaptionError, serialize_caption
+from evaluation.diagnosis import diagnosis_prompt
+
+__all__ = [
+    "ABILITY",
+    "ExportError",
+    "ExportRecord",
+    "SnapshotManifest",
+    "STAGE_CAPTION",
+    "STAGE_DIAGNOSIS",
+    "build_rows",
+    "caption_prompt",
+    "content_hash",
+    "load_trl_dataset",
+    "read_manifest",
+    "trl_rows",
+    "write_snapshot",
+]
+
+STAGE_CAPTION = "I"
+STAGE_DIAGNOSIS = "II"
+ABILITY = "dermatology"
+DATA_SOURCES = {STAGE_CAPTION: "skinflow_caption", STAGE_DIAGNOSIS: "skinflow_diagnosis"}
+FORMAT_VERSION = 1
+
+
+class ExportError(ValueError):
+    """The data cannot make a snapshot (no accepted captions, unreadable image, ...)."""
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    """One sample as the export sees it."""
+
+    sample_id: int
+    image_path: Path
+    label: str
+    caption: Mapping[str, Any] | None = None
+    split: str = "train"
+
+
+@dataclass(frozen=True)
+class SnapshotManifest:
+    stage: str
+    k: int
+    split: str
+    sample_ids: tuple[int, ...]
+    content_hash: str
+    rows: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"format_version": FORMAT_VERSION, "stage": self.stage, "k": self.k, "split": self.split,
+                "sample_ids": list(self.sample_ids), "content_hash": self.content_hash, "rows": self.rows}
+
+
+def caption_prompt() -> str:
+    """The Stage I instruction: describe the image as the 12-field caption of appendix A."""
+    guide = "\n".join(f'- "{name}": {FIELD_GUIDELINES[name]}' for name in FIELDS)
+    return (
+        "[Character]\n\nAs a dermatologist, describe the skin shown in the photo as a structured description.\n\n"
+        f"[Fields]\n\n{guide}\n\n"
+        "[Output]\n\nReply with one JSON object with exactly these 12 keys, in this order, each a string "
+        '("" when the feature is absent or not visible), and nothing else.'
+    )
+
+
+def _stage(stage: str) -> str:
+    if stage not in DATA_SOURCES:
+        raise ExportError(f"unknown stage {stage!r}; use {STAGE_CAPTION!r} (captions) or {STAGE_DIAGNOSIS!r} (diagnosis)")
+    return stage
+
+
+def build_rows(records: Iterable[ExportRecord], stage: str, *, k: int = 6) -> list[dict[str, Any]]:
+    """verl rows for ``records``; Stage I needs each record's accepted caption.
+
+    Raises :class:`ExportError` when nothing is left to train on (e.g. no accepted captions), when an
+    image cannot be read, or when a Stage I caption breaks the schema.
+    """
+    stage = _stage(stage)
+    if not isinstance(k, int) or k < 1:
+        raise ExportError(f"K must be a positive integer, got {k!r}")
+    text = caption_prompt() if stage == STAGE_CAPTION else diagnosis_prompt(k)
+    rows = []
+    for index, record in enumerate(sorted(records, key=lambda r: r.sample_id)):
+        if stage == STAGE_CAPTION:
+            if not record.caption:
+                continue
+            try:
+                ground_truth = serialize_caption(record.caption)
+            except CaptionError as exc:
+                raise ExportError(f"sample {record.sample_id}: its accepted caption breaks the schema: {exc}") from None
+        else:
+            if not record.label.strip():
+                raise ExportError(f"sample {record.sample_id} has no label")
+            ground_truth = record.label
+        try:
+            image = Path(record.image_path).read_bytes()
+        except OSError as exc:
+            raise ExportError(f"sample {record.sample_id}: cannot read its image {record.image_path}: {exc.strerror}") from None
+        rows.append({
+            "data_source": DATA_SOURCES[stage],
+            "prompt": [{"role": "user", "content": "<image>" + text}],
+            "images": [{"bytes": image}],
+            "ability": ABILITY,
+            "reward_model": {"style": "model", "ground_truth": ground_truth},
+            "extra_info": {"index": len(rows), "sample_id": int(record.sample_id), "split": record.split,
+                           "label": record.label, "k": int(k), "stage": stage},
+        })
+    if not rows:
+        what = "accepted captions" if stage == STAGE_CAPTION else "samples"
+        raise ExportError(f"no {what} to export: a Stage {stage} snapshot needs at least one")
+    return rows
+
+
+def content_hash(rows: Sequence[Mapping[str, Any]]) -> str:
+    """SHA-256 over what training sees: prompts, image bytes, ground truths, extra info."""
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(json.dumps([row["data_source"], row["prompt"], row["reward_model"], row["extra_info"]],
+                                 sort_keys=True, ensure_ascii=False).encode())
+        for image in row["images"]:
+            digest.update(hashlib.sha256(image["bytes"]).digest())
+    return digest.hexdigest()
+
+
+def trl_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The verl rows in TRL's conversational form (image parts instead of the ``<image>`` marker)."""
+    from PIL import Image
+
+    out = []
+    for row in rows:
+        text = row["prompt"][0]["content"]
+        parts: list[dict[str, Any]] = []
+        for i, segment in enumerate(text.split("<image>")):
+            if i:
+                parts.append({"type": "image", "text": None})
+            if segment:
+                parts.append({"type": "text", "text": segment})
+        out.append({
+            "prompt": [{"role": "user", "content": parts}],
+            "images": [Image.open(io.BytesIO(image["bytes"])).convert("RGB") for image in row["images"]],
+            "references": row["reward_model"]["ground_truth"],
+            "sample_id": row["extra_info"]["sample_id"],
+        })
+    return out
+
+
+def _make_read_only(folder: Path) -> None:
+    for root, dirs, files in os.walk(folder):
+        for name in files:
+            path = Path(root) / name
+            path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+
+def write_snapshot(folder: str | Path, rows: Sequence[Mapping[str, Any]], *, stage: str, k: int, split: str) -> SnapshotManifest:
+    """Write the snapshot folder atomically (built aside, then renamed) and make its files read-only.
+
+    An existing folder is never touched: a snapshot is immutable, so writing to a taken folder is an error.
+    """
+    import datasets
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = Path(folder)
+    if folder.exists():
+        raise ExportError(f"snapshot folder {folder} already exists; snapshots are immutable")
+    manifest = SnapshotManifest(stage=_stage(stage), k=k, split=split,
+                                sample_ids=tuple(int(r["extra_info"]["sample_id"]) for r in rows),
+                                content_hash=content_hash(rows), rows=len(rows))
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".snapshot-", dir=folder.parent))
+    try:
+        pq.write_table(pa.Table.from_pylist(list(rows)), staging / "verl.parquet")
+        features = datasets.Features({
+            "prompt": [{"role": datasets.Value("string"),
+                        "content": [{"type": datasets.Value("string"), "text": datasets.Value("string")}]}],
+            "images": datasets.Sequence(datasets.Image()),
+            "references": datasets.Value("string"),
+            "sample_id": datasets.Value("int64"),
+        })
+        datasets.Dataset.from_list(trl_rows(rows), features=features).save_to_disk(str(staging / "trl"))
+        (staging / "manifest.json").write_text(json.dumps(manifest.as_dict(), indent=1), encoding="utf-8")
+        _make_read_only(staging)
+        staging.rename(folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return manifest
+
+
+def read_manifest(folder: str | Path) -> dict[str, Any]:
+    return json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
+
+
+def load_trl_dataset(folder: str | Path) -> Any:
+    """The snapshot's TRL dataset (``datasets.Dataset``)."""
+    import datasets
+
+    return datasets.load_from_disk(str(Path(folder) / "trl"))

@@ -1,0 +1,49 @@
+"""The launch form: a run and the snapshot it trains on, in one page."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+
+from annotations.models import Dataset, Sample
+from training.models import Checkpoint, Stage, TrainingRun
+
+
+class JSONObjectField(forms.CharField):
+    widget = forms.Textarea(attrs={"rows": 4, "class": "mono"})
+
+    def to_python(self, value: str) -> dict:
+        value = (value or "").strip()
+        if not value:
+            return {}
+        try:
+            data = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"not valid JSON: {exc.msg} (line {exc.lineno})") from None
+        if not isinstance(data, dict):
+            raise forms.ValidationError("expected a JSON object")
+        return data
+
+
+class LaunchForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    lineage = forms.CharField(max_length=100, initial="default",
+                              help_text="Stage II starts from this lineage's finished Stage I unless you pick a checkpoint.")
+    stage = forms.ChoiceField(choices=Stage.choices)
+    engine = forms.ChoiceField(choices=TrainingRun.Engine.choices)
+    dataset = forms.ModelChoiceField(queryset=Dataset.objects.all())
+    split = forms.ChoiceField(choices=Sample.Split.choices, initial="train")
+    k = forms.IntegerField(min_value=1, max_value=20, initial=6, label="K (Stage II top-K)")
+    base_model_path = forms.CharField(required=False, max_length=500, label="Base model folder")
+    init_checkpoint = forms.ModelChoiceField(queryset=Checkpoint.objects.none(), required=False,
+                                             label="…or start from checkpoint")
+    dve = forms.BooleanField(required=False, initial=True, label="Dynamic Vision Encoder (FDLinear)")
+    dve_k = forms.IntegerField(required=False, min_value=1, label="DVE frequency groups (empty = d/2)")
+    hyperparameters = JSONObjectField(required=False, help_text="Overrides of the stage defaults shown below.")
+    reward_settings = JSONObjectField(required=False, help_text='e.g. {"position_weights": [1, 0.8, 0.6, 0.4, 0.2, 0.1]}')
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["init_checkpoint"].queryset = (
+            Checkpoint.objects.filter(run__state=TrainingRun.State.SUCCEEDED).select_related("run"))
