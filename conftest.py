@@ -21,12 +21,19 @@ def _isolated_files(settings, tmp_path):
 @pytest.fixture(autouse=True, scope="session")
 def _services_are_real(django_db_setup, django_db_blocker):
     """Under bin/test the suite must really run on PostgreSQL and Redis, never silently on SQLite."""
-    if os.environ.get("SKINFLOW_REQUIRE_SERVICES"):
-        from django.conf import settings
-        from django.db import connection
+    from django.conf import settings
+    from django.db import connection
 
+    if os.environ.get("SKINFLOW_REQUIRE_SERVICES"):
         assert connection.vendor == "postgresql", f"tests must run on PostgreSQL, got {connection.vendor}"
         assert settings.CELERY_BROKER_URL.startswith("redis://"), settings.CELERY_BROKER_URL
+    yield
+    if connection.vendor == "postgresql":
+        # Threads of live servers and background loops may still hold a session on the test database,
+        # which would stop it from being dropped; it is a throw-away database, so end those sessions.
+        with django_db_blocker.unblock(), connection.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()")
 
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
