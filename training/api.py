@@ -22,7 +22,8 @@ class CheckpointSerializer(serializers.ModelSerializer):
 class SnapshotSerializer(serializers.ModelSerializer):
     class Meta:
         model = DatasetSnapshot
-        fields = ["id", "dataset", "split", "stage", "k", "version", "rows", "content_hash", "sample_ids", "path", "created_at"]
+        fields = ["id", "dataset", "split", "stage", "k", "version", "rows", "content_hash", "sample_ids", "path", "state",
+                  "error", "created_at"]
 
 
 class TrainingRunSerializer(serializers.ModelSerializer):
@@ -45,11 +46,14 @@ class LaunchSerializer(serializers.Serializer):
     split = serializers.CharField(default="train")
     k = serializers.IntegerField(min_value=1, default=6)
     base_model_path = serializers.CharField(required=False, allow_blank=True, default="")
-    init_checkpoint = serializers.PrimaryKeyRelatedField(queryset=Checkpoint.objects.all(), required=False, allow_null=True)
+    # The checkpoints the launch form offers: those of succeeded runs.
+    init_checkpoint = serializers.PrimaryKeyRelatedField(queryset=selectors.finished_checkpoints(), required=False,
+                                                         allow_null=True)
     dve = serializers.BooleanField(default=True)
     dve_k = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     hyperparameters = serializers.DictField(required=False, default=dict)
     reward_settings = serializers.DictField(required=False, default=dict)
+    verl_options = serializers.DictField(required=False, default=dict)
 
 
 class TrainingRunViewSet(viewsets.ReadOnlyModelViewSet):
@@ -65,7 +69,7 @@ class TrainingRunViewSet(viewsets.ReadOnlyModelViewSet):
         try:
             with transaction.atomic():
                 snapshot = services.create_snapshot(data.pop("dataset"), data.pop("split"), data["stage"], k=data["k"],
-                                                    user=request.user)
+                                                    user=request.user, build=False)
                 run = services.launch_run(snapshot=snapshot, user=request.user, **data)
         except services.TrainingError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)

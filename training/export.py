@@ -67,6 +67,7 @@ class ExportRecord:
     label: str
     caption: Mapping[str, Any] | None = None
     split: str = "train"
+    checksum: str = ""  # SHA-256 of the image file, when known (Sample.checksum)
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,11 @@ def _stage(stage: str) -> str:
     return stage
 
 
-def build_rows(records: Iterable[ExportRecord], stage: str, *, k: int = 6) -> list[dict[str, Any]]:
+def build_rows(records: Iterable[ExportRecord], stage: str, *, k: int = 6, read_images: bool = True) -> list[dict[str, Any]]:
     """verl rows for ``records``; Stage I needs each record's accepted caption.
+
+    With ``read_images=False`` a record with a checksum gets ``{"sha256": ...}`` instead of its bytes:
+    enough for :func:`content_hash` (the same hash), without reading the image.
 
     Raises :class:`ExportError` when nothing is left to train on (e.g. no accepted captions), when an
     image cannot be read, or when a Stage I caption breaks the schema.
@@ -123,14 +127,17 @@ def build_rows(records: Iterable[ExportRecord], stage: str, *, k: int = 6) -> li
             if not record.label.strip():
                 raise ExportError(f"sample {record.sample_id} has no label")
             ground_truth = record.label
-        try:
-            image = Path(record.image_path).read_bytes()
-        except OSError as exc:
-            raise ExportError(f"sample {record.sample_id}: cannot read its image {record.image_path}: {exc.strerror}") from None
+        if not read_images and record.checksum:
+            image = {"sha256": record.checksum}
+        else:
+            try:
+                image = {"bytes": Path(record.image_path).read_bytes()}
+            except OSError as exc:
+                raise ExportError(f"sample {record.sample_id}: cannot read its image {record.image_path}: {exc.strerror}") from None
         rows.append({
             "data_source": DATA_SOURCES[stage],
             "prompt": [{"role": "user", "content": "<image>" + text}],
-            "images": [{"bytes": image}],
+            "images": [image],
             "ability": ABILITY,
             "reward_model": {"style": "model", "ground_truth": ground_truth},
             "extra_info": {"index": len(rows), "sample_id": int(record.sample_id), "split": record.split,
@@ -149,7 +156,7 @@ def content_hash(rows: Sequence[Mapping[str, Any]]) -> str:
         digest.update(json.dumps([row["data_source"], row["prompt"], row["reward_model"], row["extra_info"]],
                                  sort_keys=True, ensure_ascii=False).encode())
         for image in row["images"]:
-            digest.update(hashlib.sha256(image["bytes"]).digest())
+            digest.update(bytes.fromhex(image["sha256"]) if "sha256" in image else hashlib.sha256(image["bytes"]).digest())
     return digest.hexdigest()
 
 

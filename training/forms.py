@@ -8,6 +8,7 @@ from django import forms
 
 from annotations.models import Dataset, Sample
 from training.models import Checkpoint, Stage, TrainingRun
+from training.selectors import finished_checkpoints
 
 
 class JSONObjectField(forms.CharField):
@@ -42,8 +43,10 @@ class LaunchForm(forms.Form):
     dve_k = forms.IntegerField(required=False, min_value=1, label="DVE frequency groups (empty = d/2)")
     hyperparameters = JSONObjectField(required=False, help_text="Overrides of the stage defaults shown below.")
     reward_settings = JSONObjectField(required=False, help_text='e.g. {"position_weights": [1, 0.8, 0.6, 0.4, 0.2, 0.1]}')
+    verl_options = JSONObjectField(required=False, label="verl options", help_text=(
+        'verl runs only, e.g. {"ray_address": "http://head:8265", "n_gpus_per_node": 8, "nnodes": 1, '
+        '"rollout": "vllm", "micro_batch_size_per_gpu": 1}; n_gpus_per_node defaults to the GPUs the worker sees.'))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["init_checkpoint"].queryset = (
-            Checkpoint.objects.filter(run__state=TrainingRun.State.SUCCEEDED).select_related("run"))
+        self.fields["init_checkpoint"].queryset = finished_checkpoints()

@@ -16,6 +16,11 @@ class Stage(models.TextChoices):
 class DatasetSnapshot(models.Model):
     """An immutable export of one dataset split for one stage (and K): files on disk plus this record."""
 
+    class State(models.TextChoices):
+        PENDING = "pending"  # recorded at launch; the gpu task writes the files before training
+        READY = "ready"
+        FAILED = "failed"
+
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="training_snapshots")
     split = models.CharField(max_length=5)
     stage = models.CharField(max_length=2, choices=Stage.choices)
@@ -25,6 +30,8 @@ class DatasetSnapshot(models.Model):
     sample_ids = models.JSONField()
     rows = models.PositiveIntegerField()
     path = models.CharField(max_length=500, help_text="Folder holding verl.parquet, trl/ and manifest.json.")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.READY)
+    error = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 

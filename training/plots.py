@@ -36,7 +36,7 @@ def run_chart(points: Sequence[tuple[int, Mapping[str, float]]], title: str = ""
             ax.text(0.5, 0.5, "no data yet", ha="center", va="center", transform=ax.transAxes, color="#98a2b3")
     axes.flat[-1].axis("off")
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=10, parse_math=False)  # run names are text, "$" included
     fig.tight_layout()
     return _svg(fig)
 
@@ -46,7 +46,8 @@ def compare_chart(series: Sequence[tuple[str, Sequence[tuple[int, Mapping[str, f
     fig, ax = plt.subplots(figsize=(8, 4))
     for label, points in series:
         xs = [step for step, values in points if metric in values]
-        ax.plot(xs, [values[metric] for step, values in points if metric in values], label=label)
+        ax.plot(xs, [values[metric] for step, values in points if metric in values],
+                label=label.replace("$", r"\$"))  # a "$" in a run name is no mathtext
     ax.set_xlabel("step")
     ax.set_ylabel(TITLES.get(metric, metric))
     if series:

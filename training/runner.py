@@ -16,7 +16,6 @@ with a stale heartbeat marks it failed, keeping the log.
 from __future__ import annotations
 
 import ctypes
-import json
 import logging
 import os
 import signal
@@ -31,7 +30,7 @@ from training import engines
 from training.engines.spec import RunSpec
 from training.metrics import parse_lines
 from training.models import Checkpoint, MetricPoint, TrainingRun
-from training.services import fail_orphaned, heartbeat_timeout_s, training_root
+from training.services import build_snapshot, fail_orphaned_run, heartbeat_timeout_s, register_checkpoints, training_root
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +108,7 @@ def _settle_redelivery(run: TrainingRun) -> None:
             return
         stale_for = (timezone.now() - seen).total_seconds() if seen else float("inf")
         if stale_for > heartbeat_timeout_s() or time.monotonic() > deadline:
-            fail_orphaned(run.pk, "the GPU worker was lost mid-run (killed or crashed); the log is kept")
+            fail_orphaned_run(run, "the GPU worker was lost mid-run (killed or crashed); the log is kept")
             return
         time.sleep(POLL_S)
 
@@ -142,17 +141,6 @@ def _store_metrics(run: TrainingRun, lines: list[str]) -> None:
             point.save(update_fields=["values"])
 
 
-def _register_checkpoints(run: TrainingRun, folder: Path) -> None:
-    listing = folder / "checkpoints.jsonl"
-    if not listing.exists():
-        return
-    for line in listing.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            entry = json.loads(line)
-            Checkpoint.objects.update_or_create(run=run, step=int(entry["step"]),
-                                                defaults={"path": entry["path"], "is_final": bool(entry.get("final"))})
-
-
 def log_tail(run: TrainingRun, chars: int = LOG_TAIL_CHARS) -> str:
     path = log_path(run)
     if not path.exists():
@@ -160,6 +148,19 @@ def log_tail(run: TrainingRun, chars: int = LOG_TAIL_CHARS) -> str:
     with open(path, "rb") as handle:
         handle.seek(max(0, path.stat().st_size - chars))
         return handle.read().decode("utf-8", errors="replace")
+
+
+def _beating(run: TrainingRun, job):
+    """``job()`` in a helper thread (it must not touch the database) while the heartbeat goes on."""
+    from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"run-{run.pk}-job") as pool:
+        future = pool.submit(job)
+        while True:
+            try:
+                return future.result(timeout=HEARTBEAT_EVERY_S)
+            except FutureTimeout:
+                TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
 
 
 def _finish(run: TrainingRun, state: str, error: str = "") -> None:
@@ -189,6 +190,7 @@ def execute_run(run_id: int) -> str:
     run.run_dir = str(folder)
     log_file = log_path(run)
     try:
+        build_snapshot(run.snapshot, run_in=lambda job: _beating(run, job))
         spec = _spec(run, folder)
         spec_path = folder / "spec.json"
         spec.dump(spec_path)
@@ -201,11 +203,30 @@ def execute_run(run_id: int) -> str:
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, **_llm_env(), "PYTHONUNBUFFERED": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH", "")]))}
-    with open(log_file, "ab") as log:
-        log.write(f"$ {' '.join(argv[:4])} ...\n".encode())
-        log.flush()
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=root, env=env,
-                                   start_new_session=True, preexec_fn=_die_with_parent)
+    process = None
+    try:
+        with open(log_file, "ab") as log:
+            log.write(f"$ {' '.join(argv[:4])} ...\n".encode())
+            log.flush()
+            process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=root, env=env,
+                                       start_new_session=True, preexec_fn=_die_with_parent)
+        return _supervise(run, process, folder, log_file)
+    except BaseException as exc:
+        # Whatever went wrong here (a database blip, an OSError, the worker being stopped), the engine
+        # must not outlive its supervisor and the run must not stay ``running``.
+        if process is not None and process.poll() is None:
+            _stop(process)
+        reason = f"the run supervisor failed: {type(exc).__name__}: {exc}"[:2000]
+        try:
+            with open(log_file, "a", encoding="utf-8") as log:
+                log.write(f"error: {reason}\n")
+            _finish(run, TrainingRun.State.FAILED, reason)
+        except Exception:  # noqa: BLE001 - the database may be what failed; the reaper fails it later
+            logger.exception("could not mark run %s failed", run.pk)
+        raise
+
+
+def _supervise(run: TrainingRun, process: subprocess.Popen, folder: Path, log_file: Path) -> str:
     (folder / "engine.pid").write_text(str(process.pid), encoding="utf-8")
     readers = [_LogReader(log_file), _LogReader(folder / "metrics.jsonl")]
     last_beat = 0.0
@@ -219,6 +240,7 @@ def execute_run(run_id: int) -> str:
         if time.monotonic() - last_beat >= HEARTBEAT_EVERY_S:
             last_beat = time.monotonic()
             TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
+            register_checkpoints(run, folder)  # listed so far: usable even if the run dies later
             if TrainingRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
                 cancelled = True
                 _stop(process)
@@ -226,7 +248,7 @@ def execute_run(run_id: int) -> str:
     for reader in readers:
         _store_metrics(run, reader.new_lines() + [reader.partial])
     with transaction.atomic():
-        _register_checkpoints(run, folder)
+        register_checkpoints(run, folder)
     if cancelled:
         with open(log_file, "a", encoding="utf-8") as log:
             log.write("cancelled by an admin; the training process was stopped\n")

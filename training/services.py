@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -15,9 +16,10 @@ from django.utils import timezone
 from annotations.models import Dataset, FieldFrequencyAnalysis, Sample
 from training import export
 from training.engines import EngineError, validate_run_choices
-from training.engines.spec import validate_hyperparameters
+from training.engines.spec import validate_hyperparameters, validate_verl_batch, validate_verl_options
 from training.models import Checkpoint, DatasetSnapshot, Stage, TrainingRun
 
+DVE_CONFIG_KEY = "skinflow_dve"  # training.dve.patch.CONFIG_KEY, without importing torch in the web process
 ACCEPTED_STATES = (Sample.State.AUTO_ACCEPTED, Sample.State.EXPERT_ACCEPTED)
 
 
@@ -39,6 +41,11 @@ def heartbeat_timeout_s() -> float:
 
 # ---- snapshots -------------------------------------------------------------------------------------------
 
+def _record(sample: Sample, media: Path) -> export.ExportRecord:
+    return export.ExportRecord(sample_id=sample.pk, image_path=media / sample.image, label=sample.label,
+                               caption=sample.caption, split=sample.split, checksum=sample.checksum)
+
+
 def _records(dataset: Dataset, split: str, stage: str) -> list[export.ExportRecord]:
     samples = Sample.objects.filter(dataset=dataset, split=split).exclude(image="")
     if stage == Stage.CAPTION:
@@ -47,44 +54,107 @@ def _records(dataset: Dataset, split: str, stage: str) -> list[export.ExportReco
         # Rows flagged as wrongly labelled would teach a wrong diagnosis.
         samples = samples.filter(exclude_from_eval=False)
     media = Path(settings.MEDIA_ROOT)
-    return [export.ExportRecord(sample_id=s.pk, image_path=media / s.image, label=s.label, caption=s.caption, split=s.split)
-            for s in samples.order_by("pk")]
+    return [_record(s, media) for s in samples.order_by("pk")]
 
 
-def create_snapshot(dataset: Dataset, split: str, stage: str, *, k: int = 6, user: Any = None) -> DatasetSnapshot:
+def _free_folder(dataset: Dataset, split: str, stage: str, k: int) -> tuple[int, Path]:
+    """The next version and its folder. A folder without a row (a concurrent export, or one whose
+    transaction rolled back) keeps its version: the highest of the database and the disk, plus one."""
+    parent = training_root() / "snapshots" / f"dataset-{dataset.pk}"
+    prefix = f"{split}-stage{stage}-k{k}-v"
+    on_disk = [int(p.name[len(prefix):]) for p in parent.glob(prefix + "*") if p.name[len(prefix):].isdigit()]
+    version = max([DatasetSnapshot.objects.filter(dataset=dataset, split=split, stage=stage, k=k)
+                   .aggregate(v=Max("version"))["v"] or 0, *on_disk]) + 1
+    return version, parent / f"{prefix}{version}"
+
+
+def create_snapshot(dataset: Dataset, split: str, stage: str, *, k: int = 6, user: Any = None,
+                    build: bool = True) -> DatasetSnapshot:
     """Export ``split`` of ``dataset`` for ``stage``; the same content gives back the same snapshot.
+
+    The content hash is worked out from the samples' stored image checksums, so deciding to reuse a
+    snapshot reads no image. With ``build=False`` (the launch page and API) a new snapshot is only
+    recorded, ``pending``: the gpu task writes its files (:func:`build_snapshot`) before training.
 
     Raises :class:`TrainingError` when there is nothing to train on (e.g. no accepted captions).
     """
     if stage not in Stage.values:
         raise TrainingError(f"unknown stage {stage!r}")
     k = int(k) if stage == Stage.DIAGNOSIS else 6
+    records = _records(dataset, split, stage)
     try:
-        rows = export.build_rows(_records(dataset, split, stage), stage, k=k)
+        stubs = export.build_rows(records, stage, k=k, read_images=False)
     except export.ExportError as exc:
         raise TrainingError(f"{dataset.name} / {split}: {exc}") from None
-    digest = export.content_hash(rows)
-    existing = DatasetSnapshot.objects.filter(dataset=dataset, split=split, stage=stage, k=k, content_hash=digest).first()
+    digest = export.content_hash(stubs)
+    existing = (DatasetSnapshot.objects.filter(dataset=dataset, split=split, stage=stage, k=k, content_hash=digest)
+                .exclude(state=DatasetSnapshot.State.FAILED).first())
     if existing is not None:
         return existing
+    rows = None
     for _ in range(3):
-        version = (DatasetSnapshot.objects.filter(dataset=dataset, split=split, stage=stage, k=k)
-                   .aggregate(v=Max("version"))["v"] or 0) + 1
-        folder = training_root() / "snapshots" / f"dataset-{dataset.pk}" / f"{split}-stage{stage}-k{k}-v{version}"
+        version, folder = _free_folder(dataset, split, stage, k)
         if folder.exists():
-            continue  # written by a concurrent export that has not committed its row yet
-        try:
-            manifest = export.write_snapshot(folder, rows, stage=stage, k=k, split=split)
-        except export.ExportError:
             continue
+        if build:
+            try:
+                rows = rows or export.build_rows(records, stage, k=k)
+                manifest = export.write_snapshot(folder, rows, stage=stage, k=k, split=split)
+            except export.ExportError as exc:
+                if folder.exists():
+                    continue  # taken by a concurrent export
+                raise TrainingError(f"{dataset.name} / {split}: {exc}") from None
+            fields = {"content_hash": manifest.content_hash, "sample_ids": list(manifest.sample_ids),
+                      "rows": manifest.rows, "state": DatasetSnapshot.State.READY}
+        else:
+            fields = {"content_hash": digest, "sample_ids": [r["extra_info"]["sample_id"] for r in stubs],
+                      "rows": len(stubs), "state": DatasetSnapshot.State.PENDING}
         try:
             with transaction.atomic():
-                return DatasetSnapshot.objects.create(
-                    dataset=dataset, split=split, stage=stage, k=k, version=version, content_hash=manifest.content_hash,
-                    sample_ids=list(manifest.sample_ids), rows=manifest.rows, path=str(folder), created_by=user)
+                return DatasetSnapshot.objects.create(dataset=dataset, split=split, stage=stage, k=k, version=version,
+                                                      path=str(folder), created_by=user, **fields)
         except IntegrityError:
             continue
     raise TrainingError("could not allocate a snapshot version; try again")
+
+
+def build_snapshot(snapshot: DatasetSnapshot, run_in: Callable[[Callable[[], str]], str] | None = None) -> DatasetSnapshot:
+    """Write the files of a ``pending`` snapshot (the gpu task, before training); a ready one is left as is.
+
+    ``run_in`` runs the file work (reading and re-encoding every image) and returns its result; the
+    supervisor passes one that keeps the run's heartbeat going meanwhile. No database access happens there.
+    """
+    if snapshot.state == DatasetSnapshot.State.READY:
+        return snapshot
+    if snapshot.state == DatasetSnapshot.State.FAILED:
+        raise TrainingError(f"snapshot {snapshot} could not be built: {snapshot.error}")
+    media = Path(settings.MEDIA_ROOT)
+    samples = Sample.objects.filter(pk__in=snapshot.sample_ids).order_by("pk")
+    records = [_record(s, media) for s in samples]
+    folder = Path(snapshot.path)
+
+    def write() -> str:
+        if not folder.exists():
+            try:
+                rows = export.build_rows(records, snapshot.stage, k=snapshot.k)
+                return export.write_snapshot(folder, rows, stage=snapshot.stage, k=snapshot.k,
+                                             split=snapshot.split).content_hash
+            except export.ExportError:
+                if not folder.exists():
+                    raise
+        return export.read_manifest(folder)["content_hash"]  # written by a concurrent task
+
+    try:
+        digest = (run_in or (lambda job: job()))(write)
+        if digest != snapshot.content_hash:
+            raise export.ExportError("the images or samples changed after the snapshot was recorded "
+                                     "(stale Sample.checksum?); launch the run again")
+    except export.ExportError as exc:
+        DatasetSnapshot.objects.filter(pk=snapshot.pk).update(state=DatasetSnapshot.State.FAILED, error=str(exc))
+        raise TrainingError(f"snapshot {snapshot}: {exc}") from None
+    DatasetSnapshot.objects.filter(pk=snapshot.pk).update(state=DatasetSnapshot.State.READY)
+    snapshot.state = DatasetSnapshot.State.READY
+    return snapshot
 
 
 # ---- runs ------------------------------------------------------------------------------------------------
@@ -109,13 +179,26 @@ def _reward_settings(stage: str, k: int, given: Mapping[str, Any] | None, datase
     unknown = set(given) - {"position_weights", "field_weights"}
     if unknown:
         raise TrainingError(f"unknown reward setting(s): {', '.join(sorted(unknown))}")
+    if given.get("position_weights") is not None and not _numbers(given["position_weights"], list):
+        raise TrainingError("position_weights must be a list of numbers, one per position")
+    if given.get("field_weights") is not None and not _numbers(given["field_weights"], dict):
+        # A string would be read as a path by caption_field_weights: never from a request.
+        raise TrainingError("field_weights must be an object mapping caption fields to numbers")
     try:
         if stage == Stage.DIAGNOSIS:
             return {"position_weights": list(position_weights(given.get("position_weights"), k))}
         weights = given.get("field_weights") or _default_field_weights(dataset)
         return {"field_weights": caption_field_weights(weights)}
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         raise TrainingError(str(exc)) from None
+
+
+def _numbers(value: Any, kind: type) -> bool:
+    """``value`` is a ``kind`` (list or dict) whose values are all numbers (not booleans)."""
+    if not isinstance(value, kind):
+        return False
+    values = value.values() if isinstance(value, dict) else value
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
 def launch_run(
@@ -161,21 +244,61 @@ def launch_run(
     try:
         validate_run_choices(engine, dve)
         hp = validate_hyperparameters(stage, hyperparameters)
+        options = validate_verl_options(verl_options) if engine == TrainingRun.Engine.VERL else {}
+        if engine == TrainingRun.Engine.VERL:
+            validate_verl_batch(hp, options)
     except EngineError as exc:
         raise TrainingError(str(exc)) from None
+    if verl_options and engine != TrainingRun.Engine.VERL:
+        raise TrainingError("verl options are only for verl runs")
+    _check_start_dve(stage, engine, dve, base_model_path, init_checkpoint)
+    if engine == TrainingRun.Engine.VERL and snapshot.rows < hp["batch_size"]:
+        raise TrainingError(f"verl drops incomplete batches: the snapshot has {snapshot.rows} rows, fewer than "
+                            f"batch_size {hp['batch_size']}, so nothing would train")
     rewards = _reward_settings(stage, k, reward_settings, snapshot.dataset)
     run = TrainingRun.objects.create(
         name=name, lineage=lineage, stage=stage, engine=engine, base_model_path=base_model_path,
-        init_checkpoint=init_checkpoint, dve=dve, dve_k=dve_k, k=k, hyperparameters={**hp, "verl": dict(verl_options or {})},
+        init_checkpoint=init_checkpoint, dve=dve, dve_k=dve_k, k=k, hyperparameters={**hp, "verl": options},
         reward_settings=rewards, snapshot=snapshot, created_by=user)
     transaction.on_commit(lambda: enqueue_run(run.pk))
     return run
 
 
+def start_dve(base_model_path: str = "", init_checkpoint: Checkpoint | None = None) -> bool:
+    """Whether the model a run starts from carries the DVE patch (``config.skinflow_dve``)."""
+    if init_checkpoint is not None:
+        return bool(init_checkpoint.run.dve)
+    try:
+        config = json.loads((Path(base_model_path) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and config.get(DVE_CONFIG_KEY) is not None
+
+
+def _check_start_dve(stage: str, engine: str, dve: bool, base_model_path: str, init_checkpoint: Checkpoint | None) -> None:
+    """The run's DVE flag must fit its starting model: verl and DVE-off runs cannot load FDLinear weights,
+    and Stage II must not add fresh (untrained) FDLinear layers to a model trained without them."""
+    patched = start_dve(base_model_path, init_checkpoint)
+    source = f"checkpoint {init_checkpoint}" if init_checkpoint is not None else base_model_path
+    if patched and engine == TrainingRun.Engine.VERL:
+        raise TrainingError(f"the starting model ({source}) carries DVE (FDLinear) layers, which verl cannot load; "
+                            "use the 'trl' engine")
+    if patched and not dve:
+        raise TrainingError(f"the starting model ({source}) carries DVE (FDLinear) layers; turn DVE on for this run")
+    if dve and not patched and (stage == Stage.DIAGNOSIS or init_checkpoint is not None):
+        raise TrainingError(f"the starting model ({source}) was trained without DVE; this run would add untrained "
+                            "FDLinear layers. Turn DVE off, or start from a DVE model")
+
+
 def enqueue_run(run_id: int) -> None:
+    """Hand the run to the gpu queue; a broker that is down fails the run instead of leaving it queued."""
     from training.tasks import run_training
 
-    run_training.delay(run_id)
+    try:
+        run_training.delay(run_id)
+    except Exception as exc:  # noqa: BLE001 - any broker error: the run must not wait forever
+        TrainingRun.objects.filter(pk=run_id, state=TrainingRun.State.QUEUED).update(
+            state=TrainingRun.State.FAILED, error=f"could not queue: {exc}"[:2000], finished_at=timezone.now())
 
 
 def request_cancel(run: TrainingRun) -> TrainingRun:
@@ -194,9 +317,43 @@ def fail_orphaned(run_id: int, reason: str) -> bool:
         state=TrainingRun.State.FAILED, error=reason, finished_at=timezone.now()))
 
 
+def queued_timeout_s() -> float:
+    """A run still queued after this long never reached a gpu worker (``SKINFLOW_TRAINING_QUEUED_TIMEOUT_S``)."""
+    return float(os.environ.get("SKINFLOW_TRAINING_QUEUED_TIMEOUT_S") or getattr(
+        settings, "SKINFLOW_TRAINING_QUEUED_TIMEOUT_S", 7 * 24 * 3600))
+
+
+def register_checkpoints(run: TrainingRun, folder: str | Path) -> None:
+    """Record the checkpoints the engine listed in ``checkpoints.jsonl`` (idempotent; a torn last line,
+    e.g. after a SIGKILL, is skipped)."""
+    listing = Path(folder) / "checkpoints.jsonl"
+    if not listing.exists():
+        return
+    for line in listing.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+            step, path, final = int(entry["step"]), str(entry["path"]), bool(entry.get("final"))
+        except (ValueError, TypeError, KeyError):
+            continue
+        Checkpoint.objects.update_or_create(run=run, step=step, defaults={"path": path, "is_final": final})
+
+
+def fail_orphaned_run(run: TrainingRun, reason: str) -> bool:
+    """:func:`fail_orphaned`, keeping the checkpoints the engine had listed."""
+    if run.run_dir:
+        register_checkpoints(run, run.run_dir)
+    return fail_orphaned(run.pk, reason)
+
+
 def reap_stale_runs() -> int:
-    """Fail every running run whose heartbeat stopped: its gpu worker died and nothing else will."""
+    """Fail every running run whose heartbeat stopped (its gpu worker died and nothing else will), and every
+    run still queued after :func:`queued_timeout_s` (no worker ever took it)."""
     cutoff = timezone.now() - timedelta(seconds=heartbeat_timeout_s())
     stale = TrainingRun.objects.filter(state=TrainingRun.State.RUNNING, heartbeat_at__lt=cutoff)
-    return sum(fail_orphaned(pk, "the GPU worker stopped sending heartbeats (killed or lost) mid-run; the log is kept")
-               for pk in stale.values_list("pk", flat=True))
+    count = sum(fail_orphaned_run(run, "the GPU worker stopped sending heartbeats (killed or lost) mid-run; the log is kept")
+                for run in stale)
+    waited = timezone.now() - timedelta(seconds=queued_timeout_s())
+    count += TrainingRun.objects.filter(state=TrainingRun.State.QUEUED, created_at__lt=waited).update(
+        state=TrainingRun.State.FAILED, finished_at=timezone.now(),
+        error=f"no gpu worker picked the run up within {queued_timeout_s():.0f} s (is a worker on the 'gpu' queue running?)")
+    return count

@@ -38,12 +38,13 @@ def launch(request: HttpRequest) -> HttpResponse:
         try:
             with transaction.atomic():
                 snapshot = services.create_snapshot(data["dataset"], data["split"], data["stage"], k=data["k"],
-                                                    user=request.user)
+                                                    user=request.user, build=False)
                 run = services.launch_run(
                     name=data["name"], stage=data["stage"], snapshot=snapshot, engine=data["engine"],
                     base_model_path=data["base_model_path"].strip(), init_checkpoint=data["init_checkpoint"],
                     lineage=data["lineage"], dve=data["dve"], dve_k=data["dve_k"], k=data["k"],
-                    hyperparameters=data["hyperparameters"], reward_settings=data["reward_settings"], user=request.user)
+                    hyperparameters=data["hyperparameters"], reward_settings=data["reward_settings"],
+                    verl_options=data["verl_options"], user=request.user)
         except services.TrainingError as exc:
             form.add_error(None, str(exc))
         else:

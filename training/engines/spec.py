@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-__all__ = ["EngineError", "RunSpec", "default_hyperparameters", "validate_hyperparameters"]
+__all__ = ["EngineError", "RunSpec", "default_hyperparameters", "validate_hyperparameters", "validate_verl_batch",
+           "validate_verl_options"]
 
 
 class EngineError(ValueError):
@@ -56,11 +57,57 @@ def validate_hyperparameters(stage: str, given: Mapping[str, Any] | None) -> dic
                 raise EngineError(f"{key} must be a non-negative number, got {value!r}")
             value = float(value)
         merged[key] = value
+    if merged["temperature"] <= 0:
+        raise EngineError(f"temperature must be greater than 0 (GRPO samples), got {merged['temperature']!r}")
+    if not 0 <= merged["warmup_ratio"] < 1:
+        raise EngineError(f"warmup_ratio must lie in [0, 1), got {merged['warmup_ratio']!r}")
+    if merged["lr"] <= 0:
+        raise EngineError(f"lr must be greater than 0, got {merged['lr']!r}")
+    if not 0 < merged["clip_eps"] < 1:
+        raise EngineError(f"clip_eps must lie in (0, 1), got {merged['clip_eps']!r}")
     if merged["group_size"] < 2:
         raise EngineError("group_size (G) must be at least 2: GRPO normalizes rewards within a group")
     if merged["lr_scheduler"] != "cosine" or merged["optimizer"] != "adamw":
         raise EngineError("the engines implement AdamW with a cosine schedule (section 4.1.1)")
     return merged
+
+
+_VERL_INT_OPTIONS = ("n_gpus_per_node", "nnodes", "micro_batch_size_per_gpu")
+VERL_ROLLOUTS = ("vllm", "sglang")
+
+
+def validate_verl_options(given: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The verl options a launch may set: ``ray_address`` (http(s) URL or "auto"), ``n_gpus_per_node``,
+    ``nnodes``, ``micro_batch_size_per_gpu`` (integers >= 1) and ``rollout`` (vllm or sglang). Free-form
+    Hydra overrides are not accepted: they could repoint the reward function, i.e. run any code on the worker."""
+    from urllib.parse import urlparse
+
+    options = dict(given or {})
+    unknown = set(options) - {"ray_address", "rollout", *_VERL_INT_OPTIONS}
+    if unknown:
+        raise EngineError(f"unknown verl option(s): {', '.join(sorted(map(str, unknown)))}; known: "
+                          f"{', '.join(sorted(['ray_address', 'rollout', *_VERL_INT_OPTIONS]))}")
+    for key in _VERL_INT_OPTIONS:
+        value = options.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise EngineError(f"verl option {key} must be an integer >= 1, got {value!r}")
+    if options.get("rollout") is not None and options["rollout"] not in VERL_ROLLOUTS:
+        raise EngineError(f"verl option rollout must be one of {', '.join(VERL_ROLLOUTS)}, got {options['rollout']!r}")
+    address = options.get("ray_address")
+    if address is not None:
+        parsed = urlparse(address) if isinstance(address, str) else None
+        if address != "auto" and not (parsed and parsed.scheme in ("http", "https") and parsed.hostname
+                                      and not any(c in address for c in " \t\n'\"")):
+            raise EngineError(f"verl option ray_address must be an http(s) URL or 'auto', got {address!r}")
+    return {key: value for key, value in options.items() if value not in (None, "")}
+
+
+def validate_verl_batch(hp: Mapping[str, Any], options: Mapping[str, Any]) -> None:
+    """verl splits each step's batch_size * G completions evenly over all GPUs."""
+    gpus = int(options.get("n_gpus_per_node") or 0) * int(options.get("nnodes") or 1)
+    if gpus and (hp["batch_size"] * hp["group_size"]) % gpus:
+        raise EngineError(f"verl needs batch_size * group_size ({hp['batch_size']} * {hp['group_size']}) to be a "
+                          f"multiple of the GPU count ({gpus})")
 
 
 @dataclass
@@ -76,7 +123,7 @@ class RunSpec:
     k: int = 6
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     reward: dict[str, Any] = field(default_factory=dict)  # position_weights, field_weights
-    verl: dict[str, Any] = field(default_factory=dict)    # ray_address, n_gpus_per_node, nnodes, rollout, extra_overrides
+    verl: dict[str, Any] = field(default_factory=dict)    # see validate_verl_options
 
     def dump(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(asdict(self), indent=1), encoding="utf-8")

@@ -27,9 +27,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .spec import EngineError, RunSpec, validate_hyperparameters
+from .spec import EngineError, RunSpec, validate_hyperparameters, validate_verl_batch, validate_verl_options
 
-__all__ = ["DVE_REFUSAL", "merge_command", "train_command", "verl_command", "verl_overrides"]
+__all__ = ["DVE_REFUSAL", "merge_command", "ray_job_command", "runtime_env", "train_command", "verl_command", "verl_overrides"]
 
 REWARDS_FILE = str(Path(__file__).resolve().parents[1] / "rewards.py")
 DVE_REFUSAL = (
@@ -43,15 +43,37 @@ def _list(values: Any) -> str:
     return "[" + ",".join(json.dumps(v) if isinstance(v, str) else repr(v) for v in values) + "]"
 
 
-def verl_overrides(spec: RunSpec) -> list[str]:
+def _quoted(value: Any) -> str:
+    """A Hydra override value as a quoted string: a ``,`` is no sweep, ``(``/``[`` no syntax, ``${`` no
+    interpolation (verified with Hydra's own override parser)."""
+    text = str(value).replace("'", "\\'").replace("${", "\\${")
+    stripped = text.rstrip("\\")
+    return "'" + stripped + "\\" * (2 * (len(text) - len(stripped))) + "'"  # a backslash before the closing quote
+
+
+def gpus_per_node(options: dict[str, Any]) -> int:
+    """``n_gpus_per_node`` from the run's verl options, else the GPUs this machine sees (at run time)."""
+    if options.get("n_gpus_per_node"):
+        return int(options["n_gpus_per_node"])
+    try:
+        import torch
+
+        return max(1, torch.cuda.device_count())
+    except ImportError:
+        return 1
+
+
+def verl_overrides(spec: RunSpec, rewards_file: str = REWARDS_FILE) -> list[str]:
     """Hydra overrides for ``verl.trainer.main_ppo`` (keys verified against verl's own config composition)."""
     if spec.dve:
         raise EngineError(DVE_REFUSAL)
     hp = validate_hyperparameters(spec.stage, spec.hyperparameters)
-    options = spec.verl or {}
+    options = validate_verl_options(spec.verl)
+    n_gpus = gpus_per_node(options)
+    validate_verl_batch(hp, {**options, "n_gpus_per_node": n_gpus})
     parquet = str(Path(spec.snapshot_dir) / "verl.parquet")
     output = Path(spec.output_dir)
-    reward_limits = {"max_concurrent": 16, "max_rpm": 0, "timeout": 300.0, **options.get("reward_limits", {})}
+    reward_limits = {"max_concurrent": 16, "max_rpm": 0, "timeout": 300.0}
     overrides = [
         "algorithm.adv_estimator=grpo",
         "algorithm.use_kl_in_reward=False",
@@ -65,7 +87,7 @@ def verl_overrides(spec: RunSpec) -> list[str]:
         "data.filter_overlong_prompts=True",
         "data.truncation=error",
         f"data.seed={hp['seed']}",
-        f"actor_rollout_ref.model.path={spec.model_path}",
+        f"actor_rollout_ref.model.path={_quoted(spec.model_path)}",
         f"actor_rollout_ref.actor.optim.lr={hp['lr']}",
         "actor_rollout_ref.actor.optim.lr_scheduler_type=cosine",
         f"actor_rollout_ref.actor.optim.lr_warmup_steps_ratio={hp['warmup_ratio']}",
@@ -83,10 +105,13 @@ def verl_overrides(spec: RunSpec) -> list[str]:
         f"actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu={options.get('micro_batch_size_per_gpu', 1)}",
         f"actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu={options.get('micro_batch_size_per_gpu', 1)}",
         # verl 0.9 reads the reward hook here; the old top-level custom_reward_function.* is silently ignored.
-        f"reward.custom_reward_function.path={REWARDS_FILE}",
+        f"reward.custom_reward_function.path={_quoted(rewards_file)}",
         "reward.custom_reward_function.name=acompute_score",
         # LLM-judged rewards go through the rate-limited manager; its extra keys need a '+'.
         "reward.reward_manager.name=rate_limited",
+        # One reward manager, so that max_concurrent / max_rpm are the limits the LLM endpoint sees
+        # (verl starts reward.num_workers managers, 8 by default, each with its own limits).
+        "reward.num_workers=1",
         f"+reward.max_concurrent={int(reward_limits['max_concurrent'])}",
         f"+reward.timeout={float(reward_limits['timeout'])}",
         f"+reward.custom_reward_function.reward_kwargs.k={int(spec.k)}",
@@ -94,11 +119,13 @@ def verl_overrides(spec: RunSpec) -> list[str]:
         "trainer.project_name=skinflow",
         f"trainer.experiment_name=run-{spec.run_id}",
         f"trainer.total_training_steps={hp['max_steps']}",
+        # verl stops at whichever comes first; its default of 30 epochs would end a small snapshot early.
+        "trainer.total_epochs=1000000",
         f"trainer.save_freq={hp['save_steps']}",
         "trainer.test_freq=-1",
         "trainer.val_before_train=False",
-        f"trainer.default_local_dir={output / 'verl'}",
-        f"trainer.n_gpus_per_node={int(options.get('n_gpus_per_node', 8))}",
+        f"trainer.default_local_dir={_quoted(output / 'verl')}",
+        f"trainer.n_gpus_per_node={n_gpus}",
         f"trainer.nnodes={int(options.get('nnodes', 1))}",
     ]
     if reward_limits.get("max_rpm"):
@@ -109,19 +136,52 @@ def verl_overrides(spec: RunSpec) -> list[str]:
     field_weights = spec.reward.get("field_weights")
     if field_weights:
         path = output / "field_weights.json"
-        overrides.append(f"+reward.custom_reward_function.reward_kwargs.field_weights={path}")
-    overrides.extend(options.get("extra_overrides", []))
+        overrides.append(f"+reward.custom_reward_function.reward_kwargs.field_weights={_quoted(path)}")
     return overrides
 
 
-def train_command(spec: RunSpec) -> list[str]:
+ROOT = Path(__file__).resolve().parents[2]
+# What a Ray job may see of the driver's environment: the reward's LLM endpoints and the metrics file.
+_FORWARDED_PREFIXES = ("SKINFLOW_JUDGE_", "SKINFLOW_SCORER_", "SKINFLOW_LLM_")
+_FORWARDED_NAMES = ("SKINFLOW_ALLOWED_KEY_ENVS", "VERL_FILE_LOGGER_PATH")
+
+
+def submission_id(spec: RunSpec) -> str:
+    return f"skinflow-run-{spec.run_id}"
+
+
+def runtime_env(environ: dict[str, str]) -> dict[str, Any]:
+    """The Ray job's runtime env: this checkout as the working directory (so the reward module imports
+    ``annotations`` and ``evaluation``) and an explicit allowlist of variables — never the whole
+    environment. An endpoint's key variable is forwarded only when the gateway's allowlist accepts its name."""
+    from webapp.llm import key_env_allowed
+
+    env = {name: value for name, value in environ.items()
+           if name.startswith(_FORWARDED_PREFIXES) or name in _FORWARDED_NAMES}
+    for name, value in list(env.items()):
+        if name.endswith("_API_KEY_ENV") and value and key_env_allowed(value) and value in environ:
+            env[value] = environ[value]
+    env["PYTHONPATH"] = "."
+    return {"working_dir": str(ROOT), "excludes": [".git", ".venv", "data", "node_modules", "__pycache__"],
+            "env_vars": env}
+
+
+def train_command(spec: RunSpec, environ: dict[str, str] | None = None) -> list[str]:
     """``main_ppo`` locally, or submitted to the Ray cluster at ``spec.verl['ray_address']``."""
-    main = [sys.executable, "-m", "verl.trainer.main_ppo", *verl_overrides(spec)]
     address = (spec.verl or {}).get("ray_address")
     if not address:
-        return main
-    return ["ray", "job", "submit", "--address", address, "--", "python3", "-m", "verl.trainer.main_ppo",
-            *verl_overrides(spec)]
+        return [sys.executable, "-m", "verl.trainer.main_ppo", *verl_overrides(spec)]
+    # On the cluster the checkout is the job's working directory: the reward file is found relative to it.
+    overrides = verl_overrides(spec, rewards_file=str(Path(REWARDS_FILE).relative_to(ROOT)))
+    return ["ray", "job", "submit", "--address", address, "--submission-id", submission_id(spec),
+            "--runtime-env-json", json.dumps(runtime_env(dict(os.environ if environ is None else environ))),
+            "--", "python3", "-m", "verl.trainer.main_ppo", *overrides]
+
+
+def ray_job_command(spec: RunSpec, verb: str) -> list[str]:
+    """``ray job stop|status`` for the run's cluster job."""
+    extra = ["--no-wait"] if verb == "stop" else []
+    return ["ray", "job", verb, "--address", spec.verl["ray_address"], *extra, submission_id(spec)]
 
 
 def merge_command(actor_dir: str | Path, target_dir: str | Path) -> list[str]:
@@ -137,6 +197,9 @@ def verl_command(spec: RunSpec, spec_path: str | None = None) -> list[str]:
 
 def _final_actor_dir(output: Path) -> tuple[int, Path]:
     tracker = output / "verl" / "latest_checkpointed_iteration.txt"
+    if not tracker.is_file():
+        raise EngineError(f"verl finished without saving a checkpoint ({tracker} is missing): it trained fewer "
+                          "steps than max_steps (too few rows for one batch?)")
     step = int(tracker.read_text().strip())
     return step, output / "verl" / f"global_step_{step}" / "actor"
 
@@ -155,6 +218,22 @@ def preflight(spec: RunSpec) -> None:
                           "(qwen-vl-utils, torchvision) on the training machine")
 
 
+def _stop_cluster_job_on_sigterm(spec: RunSpec) -> None:
+    """Cancel stops this driver with SIGTERM; on a cluster the job must be stopped too, not just its client."""
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        subprocess.call(ray_job_command(spec, "stop"))
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def _cluster_job_succeeded(spec: RunSpec) -> bool:
+    result = subprocess.run(ray_job_command(spec, "status"), capture_output=True, text=True)
+    return result.returncode == 0 and "SUCCEEDED" in result.stdout
+
+
 def drive(spec: RunSpec) -> int:
     preflight(spec)
     output = Path(spec.output_dir)
@@ -162,10 +241,16 @@ def drive(spec: RunSpec) -> int:
     if spec.reward.get("field_weights"):
         (output / "field_weights.json").write_text(json.dumps(spec.reward["field_weights"]), encoding="utf-8")
     env = {**os.environ, "VERL_FILE_LOGGER_PATH": str(output / "metrics.jsonl")}
-    rc = subprocess.call(train_command(spec), env=env)
+    on_cluster = bool((spec.verl or {}).get("ray_address"))
+    if on_cluster:
+        _stop_cluster_job_on_sigterm(spec)
+    rc = subprocess.call(train_command(spec, env), env=env)
     if rc != 0:
         print(f"error: verl training exited with status {rc}", file=sys.stderr, flush=True)
         return rc
+    if on_cluster and not _cluster_job_succeeded(spec):
+        print(f"error: the Ray job {submission_id(spec)} did not succeed (see `ray job status`)", file=sys.stderr, flush=True)
+        return 1
     step, actor = _final_actor_dir(output)
     target = output / "checkpoints" / f"step-{step}"
     rc = subprocess.call(merge_command(actor, target), env=env)

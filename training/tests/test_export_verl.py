@@ -126,9 +126,110 @@ def test_verl_refuses_a_dve_run_with_a_clear_message(tmp_path):
 
 
 def test_ray_cluster_submission(tmp_path):
-    argv = train_command(spec(tmp_path, verl={"ray_address": "http://head:8265"}))
-    assert argv[:6] == ["ray", "job", "submit", "--address", "http://head:8265", "--"]
-    assert argv[6:9] == ["python3", "-m", "verl.trainer.main_ppo"]
+    environ = {"SKINFLOW_JUDGE_BASE_URL": "http://judge/v1", "SKINFLOW_JUDGE_API_KEY_ENV": "OPENAI_API_KEY",
+               "OPENAI_API_KEY": "sk-test", "SKINFLOW_SCORER_API_KEY_ENV": "DATABASE_URL",
+               "DATABASE_URL": "postgres://secret", "DJANGO_SECRET_KEY": "django-secret", "SKINFLOW_LLM_MODEL": "m",
+               "VERL_FILE_LOGGER_PATH": "/shared/run-7/metrics.jsonl", "HOME": "/root"}
+    argv = train_command(spec(tmp_path, verl={"ray_address": "http://head:8265"}), environ)
+    assert argv[:7] == ["ray", "job", "submit", "--address", "http://head:8265", "--submission-id", "skinflow-run-7"]
+    runtime = json.loads(argv[argv.index("--runtime-env-json") + 1])
+    main = argv[argv.index("--") + 1:]
+    assert main[:3] == ["python3", "-m", "verl.trainer.main_ppo"]
+    # Only the reward's endpoints, an allowed key variable and the metrics path go to the cluster.
+    assert runtime["env_vars"] == {
+        "SKINFLOW_JUDGE_BASE_URL": "http://judge/v1", "SKINFLOW_JUDGE_API_KEY_ENV": "OPENAI_API_KEY",
+        "OPENAI_API_KEY": "sk-test", "SKINFLOW_SCORER_API_KEY_ENV": "DATABASE_URL", "SKINFLOW_LLM_MODEL": "m",
+        "VERL_FILE_LOGGER_PATH": "/shared/run-7/metrics.jsonl", "PYTHONPATH": "."}
+    # The checkout is the job's working directory, and the reward file is found relative to it.
+    assert (Path(runtime["working_dir"]) / "training" / "rewards.py").is_file()
+    assert ".venv" in runtime["excludes"] and "data" in runtime["excludes"]
+    assert "reward.custom_reward_function.path='training/rewards.py'" in main
+
+
+def cluster_fakes(tmp_path, monkeypatch, status_output: str, train_rc: int = 0):
+    import importlib.util
+    import signal
+
+    from training.engines import verl_engine
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)  # the cluster's image counts, not ours
+    calls, handlers = [], {}
+
+    def fake_call(argv, env=None):
+        calls.append(argv)
+        if "submit" in argv:
+            out = tmp_path / "out" / "verl"
+            (out / "global_step_20" / "actor").mkdir(parents=True, exist_ok=True)
+            (out / "latest_checkpointed_iteration.txt").write_text("20\n")
+            return train_rc
+        return 0
+
+    def fake_run(argv, **kwargs):
+        calls.append(argv)
+        return verl_engine.subprocess.CompletedProcess(argv, 0, stdout=status_output, stderr="")
+
+    monkeypatch.setattr(verl_engine.subprocess, "call", fake_call)
+    monkeypatch.setattr(verl_engine.subprocess, "run", fake_run)
+    monkeypatch.setattr(signal, "signal", lambda signum, handler: handlers.__setitem__(signum, handler))
+    return verl_engine, calls, handlers
+
+
+def test_cluster_job_is_merged_only_when_it_succeeded_and_cancel_stops_it(tmp_path, monkeypatch, capsys):
+    import signal
+
+    cluster = spec(tmp_path, verl={"ray_address": "http://head:8265"})
+    verl_engine, calls, handlers = cluster_fakes(tmp_path, monkeypatch, "Job 'skinflow-run-7' was stopped\nSTOPPED")
+    assert verl_engine.drive(cluster) == 1  # ray job submit exits 0 for a stopped job
+    assert "did not succeed" in capsys.readouterr().err
+    assert calls[1] == ["ray", "job", "status", "--address", "http://head:8265", "skinflow-run-7"]
+    assert not any("verl.model_merger" in argv for argv in calls)
+    # Cancel (SIGTERM to the driver) stops the cluster job, not only the local client.
+    with pytest.raises(SystemExit):
+        handlers[signal.SIGTERM](signal.SIGTERM, None)
+    assert calls[-1] == ["ray", "job", "stop", "--address", "http://head:8265", "--no-wait", "skinflow-run-7"]
+
+    verl_engine, calls, _ = cluster_fakes(tmp_path, monkeypatch, "Status for job 'skinflow-run-7': SUCCEEDED")
+    assert verl_engine.drive(cluster) == 0
+    assert any("verl.model_merger" in argv for argv in calls)
+
+
+def test_paths_are_quoted_in_the_overrides(tmp_path):
+    odd = tmp_path / "a,b(c)[d] ${oc.env:HOME} it's"
+    config = verl_config(verl_overrides(spec(odd, model_path=str(odd / "model"),
+                                             reward={"field_weights": {"color": 1.0}}, stage="I")))
+    config = OmegaConf.to_container(config, resolve=True)
+    assert config["actor_rollout_ref"]["model"]["path"] == str(odd / "model")
+    assert config["trainer"]["default_local_dir"] == str(odd / "out" / "verl")
+    assert config["reward"]["custom_reward_function"]["reward_kwargs"]["field_weights"] == str(odd / "out" / "field_weights.json")
+
+
+def test_verl_trains_the_steps_asked_for_with_one_rate_limited_reward_manager(tmp_path, monkeypatch):
+    import torch
+
+    config = verl_config(verl_overrides(spec(tmp_path)))
+    assert config.trainer.total_training_steps == 20
+    assert config.trainer.total_epochs >= 1000000  # the step limit ends the run, not verl's 30 epochs
+    assert config.reward.num_workers == 1  # max_concurrent / max_rpm are the endpoint's limits, not 8x them
+    # n_gpus_per_node: the run's option, else the GPUs the machine sees when the run starts.
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    assert verl_config(verl_overrides(spec(tmp_path))).trainer.n_gpus_per_node == 4
+    assert verl_config(verl_overrides(spec(tmp_path, verl={"n_gpus_per_node": 2}))).trainer.n_gpus_per_node == 2
+    with pytest.raises(EngineError, match="multiple of the GPU count"):
+        verl_overrides(spec(tmp_path, verl={"n_gpus_per_node": 3}))
+    with pytest.raises(EngineError, match="unknown verl option"):
+        verl_overrides(spec(tmp_path, verl={"extra_overrides": ["reward.custom_reward_function.path=/x.py"]}))
+
+
+def test_verl_driver_says_so_when_no_checkpoint_was_saved(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    from training.engines import verl_engine
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object())
+    monkeypatch.setattr(verl_engine.subprocess, "call", lambda argv, env=None: 0)  # verl ended early, saved nothing
+    spec(tmp_path).dump(tmp_path / "spec.json")
+    assert verl_engine.main([str(tmp_path / "spec.json")]) == 1
+    assert "error: verl finished without saving a checkpoint" in capsys.readouterr().err
 
 
 def test_local_verl_run_refuses_to_start_without_the_image_helpers(tmp_path, monkeypatch):

@@ -101,3 +101,51 @@ def test_api_launch_metrics_and_cancel(admin_client_role, settings, tmp_path):
     refused = admin_client_role.post("/api/training/runs/", dict(payload, stage="II", base_model_path=""),
                                      content_type="application/json")
     assert refused.status_code == 400 and "Stage I" in refused.json()["detail"]
+
+
+def test_charts_take_run_names_with_dollars():
+    from training import plots
+
+    points = [(1, {"reward_mean": 0.5}), (2, {"reward_mean": 0.6})]
+    name = r"lr $\oops{1e-6}$ run"  # not valid mathtext
+    assert b"<svg" in plots.run_chart(points, title=name)
+    assert b"<svg" in plots.compare_chart([(f"#1 {name}", points), ("#2 costs $5 and $6", points)])
+
+
+def test_api_takes_verl_options_and_only_finished_checkpoints(admin_client_role, settings, tmp_path):
+    from django.utils import timezone
+
+    from training.models import Checkpoint
+
+    dataset = dataset_with(settings, captions=8, plain=0)
+    payload = {"name": "api", "stage": "I", "engine": "verl", "dve": False, "dataset": dataset.pk,
+               "base_model_path": base_folder(tmp_path), "verl_options": {"ray_address": "http://head:8265", "nnodes": 2}}
+    response = admin_client_role.post("/api/training/runs/", payload, content_type="application/json")
+    assert response.status_code == 201, response.content
+    assert response.json()["hyperparameters"]["verl"] == {"ray_address": "http://head:8265", "nnodes": 2}
+    refused = admin_client_role.post("/api/training/runs/", dict(payload, verl_options={"extra_overrides": ["x=1"]}),
+                                     content_type="application/json")
+    assert refused.status_code == 400 and "unknown verl option" in refused.json()["detail"]
+    # A checkpoint of a failed run is not a starting point (the form does not offer it either).
+    snapshot = services.create_snapshot(dataset, "train", "I")
+    failed = TrainingRun.objects.create(name="f", stage="I", snapshot=snapshot, dve=False, state="failed")
+    bad = Checkpoint.objects.create(run=failed, step=3, path=str(tmp_path), is_final=True)
+    good_run = TrainingRun.objects.create(name="g", stage="I", snapshot=snapshot, dve=False, state="succeeded",
+                                          finished_at=timezone.now())
+    good = Checkpoint.objects.create(run=good_run, step=3, path=str(tmp_path), is_final=True)
+    trl = {"name": "c", "stage": "I", "dataset": dataset.pk, "dve": False}
+    response = admin_client_role.post("/api/training/runs/", dict(trl, init_checkpoint=bad.pk), content_type="application/json")
+    assert response.status_code == 400 and "init_checkpoint" in response.json()
+    response = admin_client_role.post("/api/training/runs/", dict(trl, init_checkpoint=good.pk), content_type="application/json")
+    assert response.status_code == 201, response.content
+
+
+def test_launch_form_passes_verl_options(admin_client_role, settings, tmp_path):
+    dataset = dataset_with(settings, captions=8, plain=0)
+    response = admin_client_role.post("/training/launch/", {
+        "name": "v", "lineage": "L", "stage": "I", "engine": "verl", "dataset": dataset.pk, "split": "train",
+        "k": 6, "base_model_path": base_folder(tmp_path), "hyperparameters": "", "reward_settings": "",
+        "verl_options": '{"n_gpus_per_node": 4, "rollout": "sglang"}'})
+    run = TrainingRun.objects.get()
+    assert response.status_code == 302
+    assert run.hyperparameters["verl"] == {"n_gpus_per_node": 4, "rollout": "sglang"}
