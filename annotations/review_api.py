@@ -8,7 +8,6 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from annotations import drafting_services, review_selectors, review_services
 from annotations.models import CaptionRevision, Dataset, DraftingRun, FieldFrequencyAnalysis, Sample

@@ -89,6 +89,8 @@ def _inspect_records(records: list[SampleRecord], progress: bool) -> list[RowErr
 
 
 def _stage_images(records: Iterable[SampleRecord], staged: _StagedFiles) -> None:
+    # Files are read a second time here rather than kept from validation: holding 16k images in memory
+    # between the two passes would cost far more than re-reading them from the page cache.
     media = Path(settings.MEDIA_ROOT)
     for rec in records:
         if rec.image is None:

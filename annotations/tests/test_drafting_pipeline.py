@@ -83,10 +83,8 @@ def test_twenty_four_samples_end_exactly_as_scripted(tmp_path, llm, dermatologis
     assert CaptionDraft.objects.count() == count
 
     # The expert loop: an inconsistent revision, then a consistent one.
-    failed = Sample.objects.filter(dataset=dataset, state=Sample.State.NEEDS_EXPERT).first()
-    claimed = review_services.claim_next(dermatologist)
-    assert claimed.state == Sample.State.NEEDS_EXPERT
-    failed = claimed
+    failed = review_services.claim_next(dermatologist)
+    assert failed.state == Sample.State.NEEDS_EXPERT
     start = review_services.starting_caption(failed)
     assert start["other"].startswith("[[")  # prefilled from the best machine attempt
     responder.labels.update({"rev-bad": failed.label, "rev-good": failed.label})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -10,11 +11,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from annotations import review_services
-from annotations.models import CaptionDraft, CaptionRevision, Dataset, FieldFrequencyAnalysis, Sample, SampleEvent
+from annotations.models import CaptionDraft, CaptionRevision, Dataset, FieldFrequencyAnalysis, Sample
 from annotations.tests.scripted_llm import caption_json
 from webapp.roles import DERMATOLOGIST, grant_role
-
-import json
 
 
 def reviewer(name: str):

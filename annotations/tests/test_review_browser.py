@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from annotations import services
-from annotations.models import CaptionDraft, Dataset, Sample
+from annotations.models import CaptionDraft, Sample
 from annotations.tests.images import jpeg_bytes, write
 from annotations.tests.scripted_llm import caption_json
 from webapp.roles import DERMATOLOGIST, grant_role

@@ -14,6 +14,8 @@ from annotations.models import Dataset, Sample
 
 @pytest.mark.django_db(transaction=True)
 def test_twenty_reviewers_over_a_hundred_samples_never_share_one():
+    if connection.vendor != "postgresql":
+        pytest.skip("the race is only meaningful on PostgreSQL (SQLite serialises writers)")
     ds = Dataset.objects.create(name="Race", source="folder")
     Sample.objects.bulk_create([Sample(dataset=ds, external_id=f"s{i}", label="acne", state=Sample.State.NEEDS_EXPERT)
                                 for i in range(100)])
@@ -46,5 +48,3 @@ def test_twenty_reviewers_over_a_hundred_samples_never_share_one():
     all_taken = [pk for ids in taken.values() for pk in ids]
     assert len(all_taken) == len(set(all_taken)) == 100
     assert sum(1 for ids in taken.values() if ids) > 1  # the work really was spread
-    if connection.vendor != "postgresql":
-        pytest.skip("the race is only meaningful on PostgreSQL (SQLite serialises writers)")

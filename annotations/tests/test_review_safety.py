@@ -98,7 +98,8 @@ def test_a_recheck_finishing_after_a_rejection_does_not_revive_the_sample(dermat
 
 
 def test_next_never_returns_a_finished_sample_still_claimed(dermatologist):
-    first, second = _waiting_sample(), _waiting_sample()
+    for _ in range(2):
+        _waiting_sample()
     taken = review_services.claim_next(dermatologist)
     Sample.objects.filter(pk=taken.pk).update(state=Sample.State.EXPERT_ACCEPTED)  # claim left behind
     assert review_services.claim_next(dermatologist).pk != taken.pk
