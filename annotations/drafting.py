@@ -80,7 +80,7 @@ class Attempt:
         return self.check is not None and self.check.consistent
 
 
-def _chat(gateway: LLMGateway, role: str, messages: list[dict], salt: str, usage: Usage | None) -> str:
+def _call(gateway: LLMGateway, role: str, messages: list[dict], salt: str, usage: Usage | None) -> LLMResult:
     """A call whose empty reply is a content failure of this attempt, not an outage."""
     try:
         result = gateway.chat(role, messages, cache_salt=salt)
@@ -91,19 +91,26 @@ def _chat(gateway: LLMGateway, role: str, messages: list[dict], salt: str, usage
     if usage is not None:
         usage.add(result)
     if not result.text.strip():
+        gateway.forget(result.cache_key)
         raise DraftingError(f"the {role} returned an empty reply")
-    return result.text
+    return result
+
+
+def _chat(gateway: LLMGateway, role: str, messages: list[dict], salt: str, usage: Usage | None) -> str:
+    return _call(gateway, role, messages, salt, usage).text
 
 
 def check_consistency(gateway: LLMGateway, judge: Any, caption: dict[str, str], label: str, *, salt: str,
                       consistency_k: int = 1, usage: Usage | None = None) -> ConsistencyCheck:
     """Diagnose from the caption alone and judge the answer against ``label``."""
     try:
-        text = _chat(gateway, "diagnoser", [user_message(diagnosis_prompt(DIAGNOSIS_K, caption=caption))], salt, usage)
+        reply = _call(gateway, "diagnoser", [user_message(diagnosis_prompt(DIAGNOSIS_K, caption=caption))], salt,
+                      usage)
     except DraftingError as exc:
         return ConsistencyCheck([], "invalid", str(exc), False)
-    parsed = parse_diagnosis(text, DIAGNOSIS_K)
+    parsed = parse_diagnosis(reply.text, DIAGNOSIS_K)
     if not parsed.ok:
+        gateway.forget(reply.cache_key)  # only good answers stay cached
         return ConsistencyCheck([], "invalid", f"the diagnoser's answer was malformed: {parsed.error}", False)
     verdicts = judge.judge_list(label, parsed.diseases)
     for verdict in verdicts[:consistency_k]:
@@ -117,18 +124,20 @@ def check_consistency(gateway: LLMGateway, judge: Any, caption: dict[str, str], 
 
 def _structure(gateway: LLMGateway, description: str, salt: str, usage: Usage) -> dict[str, str]:
     messages = [user_message(structurer_prompt(description))]
-    text = _chat(gateway, "structurer", messages, salt, usage)
+    first = _call(gateway, "structurer", messages, salt, usage)
     try:
-        return parse_caption(extract_json(text)).to_dict()
+        return parse_caption(extract_json(first.text)).to_dict()
     except (JSONExtractionError, CaptionError) as first_error:
+        gateway.forget(first.cache_key)  # only good answers stay cached
         # One repair round: show the model its own reply and what is wrong with it.
-        messages += [{"role": "assistant", "content": text},
+        messages += [{"role": "assistant", "content": first.text},
                      user_message(f"That reply is not a valid caption: {first_error}. "
                                   "Reply again with only the corrected JSON object.")]
-        repaired = _chat(gateway, "structurer", messages, salt + ":repair", usage)
+        repaired = _call(gateway, "structurer", messages, salt + ":repair", usage)
         try:
-            return parse_caption(extract_json(repaired)).to_dict()
+            return parse_caption(extract_json(repaired.text)).to_dict()
         except (JSONExtractionError, CaptionError) as second_error:
+            gateway.forget(repaired.cache_key)
             raise DraftingError(f"structurer output unusable after one repair: {second_error}") from None
 
 

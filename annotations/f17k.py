@@ -6,14 +6,14 @@ stable function of the md5 so that re-imports never move a sample between train 
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from annotations.import_report import ImportRejected, RowError
+from annotations.csv_rows import read_rows, too_long
+from annotations.import_report import FieldLimits, ImportRejected, RowError
 
 REQUIRED_COLUMNS = ("md5hash", "fitzpatrick_scale", "label", "three_partition_label", "qc", "url")
 WRONGLY_LABELLED = "3 Wrongly labelled"
@@ -56,53 +56,73 @@ def _skin_type(raw: str) -> int | None:
     raise ValueError(raw)
 
 
-def read_f17k_csv(path: str | Path) -> tuple[list[F17kRow], list[RowError]]:
+def read_f17k_csv(path: str | Path, limits: FieldLimits = FieldLimits()) -> tuple[list[F17kRow], list[RowError]]:
     """Parse and validate every row. Raises ImportRejected when the file itself is unusable."""
     path = Path(path)
     if not path.is_file():
         raise ImportRejected(f"{path} does not exist; pass the Fitzpatrick17k label CSV with --csv.")
     rows: list[F17kRow] = []
     errors: list[RowError] = []
-    seen: dict[str, int] = {}
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ImportRejected(
-                f"{path.name} lacks the column(s) {', '.join(missing)}; a Fitzpatrick17k CSV has "
-                f"{', '.join(REQUIRED_COLUMNS)} (and more). Is this the right file?"
-            )
-        for line_no, raw in enumerate(reader, start=2):
-            where = f"line {line_no}"
-            md5 = (raw.get("md5hash") or "").strip().lower()
-            label = " ".join((raw.get("label") or "").split())
-            row_errors = []
-            if not _MD5.match(md5):
-                row_errors.append(RowError(where, "md5hash", f"{md5!r} is not a 32-character hex md5"))
-            elif md5 in seen:
-                row_errors.append(RowError(where, "md5hash", f"{md5} already appears on line {seen[md5]}"))
-            if not label:
-                row_errors.append(RowError(where, "label", "the label is empty; every sample needs its diagnosis"))
-            try:
-                skin_type = _skin_type((raw.get("fitzpatrick_scale") or "").strip())
-            except ValueError:
-                row_errors.append(RowError(where, "fitzpatrick_scale",
-                                           f"{raw.get('fitzpatrick_scale')!r} is not 1-6 or -1 (unknown)"))
-                skin_type = None
-            if row_errors:
-                errors.extend(row_errors)
-                continue
-            seen[md5] = line_no
-            url = (raw.get("url") or "").strip()
-            rows.append(F17kRow(
-                md5=md5, label=label, fitzpatrick=skin_type, split=assign_split(md5),
-                qc=(raw.get("qc") or "").strip(), url=url, source=urlparse(url).netloc,
-                metadata={
-                    "fitzpatrick_centaur": (raw.get("fitzpatrick_centaur") or "").strip(),
-                    "nine_partition_label": (raw.get("nine_partition_label") or "").strip(),
-                    "three_partition_label": (raw.get("three_partition_label") or "").strip(),
-                },
-            ))
+    seen: dict[str, str] = {}
+    _, reader = read_rows(path, REQUIRED_COLUMNS, f"a Fitzpatrick17k CSV has {', '.join(REQUIRED_COLUMNS)} "
+                                                  "(and more). Is this the right file?")
+    for line in reader:
+        if line.errors:  # unreadable cells: the values below would only repeat the same problem
+            errors.extend(line.errors)
+            continue
+        raw, where = line.values, line.where
+        md5 = raw.get("md5hash", "").strip().lower()
+        label = " ".join(raw.get("label", "").split())
+        url = raw.get("url", "").strip()
+        qc = raw.get("qc", "").strip()
+        source = urlparse(url).netloc if _looks_like_url(url) else ""
+        row_errors = []
+        if not _MD5.match(md5):
+            row_errors.append(RowError(where, "md5hash", f"{_short(md5)!r} is not a 32-character hex md5"))
+        elif md5 in seen:
+            row_errors.append(RowError(where, "md5hash", f"{md5} already appears on {seen[md5]}"))
+        if not label:
+            row_errors.append(RowError(where, "label", "the label is empty; every sample needs its diagnosis"))
+        try:
+            skin_type = _skin_type(raw.get("fitzpatrick_scale", "").strip())
+        except ValueError:
+            row_errors.append(RowError(where, "fitzpatrick_scale",
+                                       f"{_short(raw.get('fitzpatrick_scale', ''))!r} is not 1-6 or -1 (unknown)"))
+            skin_type = None
+        for column, value, limit in (("label", label, limits.label), ("url", url, limits.source_url),
+                                     ("qc", qc, limits.qc_flag)):
+            err = too_long(where, column, value, limit)
+            if err is not None:
+                row_errors.append(err)
+        if len(source) > limits.source and len(url) <= limits.source_url:  # the host is stored on its own
+            row_errors.append(RowError(where, "url", f"its host name is {len(source):,} characters long; the "
+                                                     f"limit is {limits.source:,}: check the URL"))
+        if row_errors:
+            errors.extend(row_errors)
+            continue
+        seen[md5] = where
+        rows.append(F17kRow(
+            md5=md5, label=label, fitzpatrick=skin_type, split=assign_split(md5),
+            qc=qc, url=url, source=source,
+            metadata={
+                "fitzpatrick_centaur": raw.get("fitzpatrick_centaur", "").strip(),
+                "nine_partition_label": raw.get("nine_partition_label", "").strip(),
+                "three_partition_label": raw.get("three_partition_label", "").strip(),
+            },
+        ))
     if not rows and not errors:
         raise ImportRejected(f"{path.name} has a header but no rows.")
     return rows, errors
+
+
+def _short(value: str, limit: int = 60) -> str:
+    """Quote at most ``limit`` characters of a bad value: a 200 KB cell must not fill the report."""
+    return value if len(value) <= limit else value[:limit] + "…"
+
+
+def _looks_like_url(url: str) -> bool:
+    try:
+        urlparse(url)
+    except ValueError:  # e.g. an unbalanced "[" in the host
+        return False
+    return True

@@ -24,6 +24,10 @@ class ImportResult:
     errors: list[RowError] = field(default_factory=list)
     warnings: list[RowError] = field(default_factory=list)  # not blocking, e.g. an image that could not be fetched
     committed: bool = True
+    # Dataset imports (annotations/dataset_import.py): distinct source labels, and the rows of each label
+    # the ontology does not resolve (the sample keeps the label; the report lists it).
+    labels: int = 0
+    unresolved_labels: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -34,6 +38,18 @@ class ImportResult:
         text = (f"{status}: {self.created} created, {self.updated} updated, {self.unchanged} unchanged, "
                 f"{self.images_attached} images attached, {len(self.errors)} errors, {len(self.warnings)} warnings")
         return text
+
+
+@dataclass(frozen=True)
+class FieldLimits:
+    """The longest value each stored Sample column takes. The defaults mirror the model; the services
+    build the real one from ``Sample._meta`` so the model stays the one source of truth."""
+
+    external_id: int = 255
+    label: int = 255
+    source: int = 100
+    source_url: int = 1000
+    qc_flag: int = 100
 
 
 class ImportRejected(Exception):

@@ -12,6 +12,14 @@ class Dataset(models.Model):
         FOLDER = "folder", "Folder import"
         UPLOAD = "upload", "Upload"
         DEMO = "demo", "Demo"
+        # Public datasets read by manage.py import_dataset (annotations/dataset_formats).
+        DDI = "ddi", "DDI"
+        SCIN = "scin", "SCIN"
+        HAM10000 = "ham10000", "HAM10000"
+        ISIC2019 = "isic2019", "ISIC 2019"
+        ISIC2020 = "isic2020", "ISIC 2020"
+        PAD_UFES_20 = "pad_ufes_20", "PAD-UFES-20"
+        DERM7PT = "derm7pt", "Derm7pt"
 
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True)
@@ -40,7 +48,17 @@ class Sample(models.Model):
         AUTO_ACCEPTED = "auto_accepted", "auto accepted"
         NEEDS_EXPERT = "needs_expert", "needs expert"
         EXPERT_ACCEPTED = "expert_accepted", "expert accepted"
+        # Accepted by an expert although the LLM re-check disagreed; the reason is in the history.
+        EXPERT_OVERRIDE = "expert_override", "expert override"
         REJECTED = "rejected", "rejected"
+
+    class RejectionReason(models.TextChoices):
+        # What each reason removes the sample from: annotations.selectors.REJECTION_REMOVES.
+        UNUSABLE_IMAGE = "unusable_image", "image unusable"
+        LABEL_SUSPECTED_WRONG = "label_suspected_wrong", "label suspected wrong"
+        OTHER = "other", "other"
+
+    ACCEPTED_STATES = (State.AUTO_ACCEPTED, State.EXPERT_ACCEPTED, State.EXPERT_OVERRIDE)
 
     FITZPATRICK_CHOICES = [(i, f"Type {'I II III IV V VI'.split()[i - 1]}") for i in range(1, 7)]
 
@@ -59,6 +77,9 @@ class Sample(models.Model):
                                                    help_text="Fitzpatrick skin type; empty when unknown.")
     split = models.CharField(max_length=5, choices=Split.choices, default=Split.TRAIN)
     state = models.CharField(max_length=20, choices=State.choices, default=State.NEW)
+    rejection_reason = models.CharField(
+        max_length=30, choices=RejectionReason.choices, blank=True,
+        help_text="Why the sample was rejected (empty unless rejected); decides what it is removed from.")
     qc_flag = models.CharField(max_length=100, blank=True, help_text="Quality-control note from the source.")
     exclude_from_eval = models.BooleanField(default=False, help_text="Never sampled for evaluation (e.g. wrongly labelled).")
     metadata = models.JSONField(default=dict, blank=True)
@@ -106,8 +127,11 @@ class DraftingRun(models.Model):
         QUEUED = "queued", "queued"
         RUNNING = "running", "running"
         SUCCEEDED = "succeeded", "succeeded"
+        PARTIALLY_FAILED = "partially_failed", "partially failed"
         CANCELLED = "cancelled", "cancelled"
         FAILED = "failed", "failed"
+
+    ACTIVE = (State.QUEUED, State.RUNNING)
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="drafting_runs")
     split = models.CharField(max_length=5, blank=True, help_text="Only this split; empty for all.")
@@ -115,7 +139,10 @@ class DraftingRun(models.Model):
     consistency_k = models.PositiveSmallIntegerField(
         default=1, help_text="A caption is consistent when a correct diagnosis is within the first k inferred.")
     prompt_version = models.CharField(max_length=40)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    fresh_answers = models.BooleanField(
+        default=False, help_text="Bypass the LLM response cache: every call of this run is asked afresh (once; "
+                                 "a resumed job still reuses what this run already paid for).")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -125,6 +152,11 @@ class DraftingRun(models.Model):
 
     def __str__(self) -> str:
         return f"drafting run {self.pk} on {self.dataset}"
+
+    @property
+    def unsent_jobs(self) -> int:
+        """Pending jobs never handed to the task queue (it was unreachable); the reaper sends them."""
+        return self.jobs.filter(state=DraftJob.State.PENDING, enqueued_at__isnull=True).count()
 
 
 class DraftJob(models.Model):
@@ -147,6 +179,10 @@ class DraftJob(models.Model):
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # Self-healing: when the job was last handed to the broker (null: never, e.g. the broker was down), and
+    # which worker process runs it now (its heartbeat tells the reaper whether that worker is still alive).
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -224,7 +260,9 @@ class SampleEvent(models.Model):
         CHECK_INCONSISTENT = "check_inconsistent", "re-check inconsistent"
         CHECK_FAILED = "check_failed", "re-check failed"
         EXPERT_ACCEPTED = "expert_accepted", "expert-accepted"
+        EXPERT_OVERRIDE = "expert_override", "accepted as expert (override)"
         REJECTED = "rejected", "rejected"
+        REOPENED = "reopened", "reopened"
         BULK_ACCEPTED = "bulk_accepted", "bulk-accepted"
         AUDIT_DRAWN = "audit_drawn", "drawn for audit"
 

@@ -11,9 +11,10 @@ from rest_framework.response import Response
 
 from annotations import drafting_services, review_selectors, review_services
 from annotations.models import CaptionRevision, Dataset, DraftingRun, FieldFrequencyAnalysis, Sample
-from annotations.review_serializers import (AuditSerializer, BulkAcceptSerializer, CaptionRevisionSerializer,
-                                            DraftingRunSerializer, FieldFrequencySerializer, NextSerializer,
-                                            RejectSerializer, ReviewSampleSerializer, SaveRevisionSerializer)
+from annotations.review_serializers import (AuditSerializer, BulkAcceptPreviewSerializer, BulkAcceptSerializer,
+                                            CaptionRevisionSerializer, DraftingRunSerializer, FieldFrequencySerializer,
+                                            NextSerializer, OverrideSerializer, RejectSerializer, ReopenSerializer,
+                                            ReviewSampleSerializer, SaveRevisionSerializer)
 from webapp.params import int_or_none
 from webapp.roles import IsAdminOrReadOnly, IsAdminRole
 
@@ -22,8 +23,20 @@ def _detail(sample: Sample) -> dict:
     return ReviewSampleSerializer(review_selectors.review_detail(sample)).data
 
 
-def _error(exc: review_services.ReviewError, code: int) -> Response:
-    return Response({"detail": str(exc)}, status=code)
+def _error(exc: review_services.ReviewError) -> Response:
+    """The one translation of a review service error: its message, under the status it carries. A stale
+    save also gets the other version, so the page can show both."""
+    body: dict = {"detail": str(exc)}
+    if isinstance(exc, review_services.StaleVersion):
+        body.update(current_version=exc.sample.caption_version, current_caption=exc.sample.caption,
+                    current_revision=CaptionRevisionSerializer(exc.latest).data if exc.latest else None)
+    return Response(body, status=exc.status_code)
+
+
+_REFUSED = {400: OpenApiResponse(description="invalid request; the detail says what to fix"),
+            403: OpenApiResponse(description="your role may not do this"),
+            409: OpenApiResponse(description="no live claim of yours (none, expired, someone else's), a stale "
+                                             "version, or a sample that does not wait for review")}
 
 
 class ReviewSampleViewSet(viewsets.GenericViewSet):
@@ -53,13 +66,11 @@ class ReviewSampleViewSet(viewsets.GenericViewSet):
     def heartbeat(self, request: Request, pk: str) -> Response:
         try:
             review_services.heartbeat(request.user, self.get_object())
-        except review_services.NotClaimed as exc:
-            return _error(exc, status.HTTP_409_CONFLICT)
+        except review_services.ReviewError as exc:
+            return _error(exc)
         return Response(_detail(self.get_object()))
 
-    @extend_schema(request=SaveRevisionSerializer,
-                   responses={201: CaptionRevisionSerializer, 400: OpenApiResponse(description="invalid caption"),
-                              409: OpenApiResponse(description="stale version or claimed by someone else")})
+    @extend_schema(request=SaveRevisionSerializer, responses={201: CaptionRevisionSerializer, **_REFUSED})
     @action(detail=True, methods=["post"])
     def revisions(self, request: Request, pk: str) -> Response:
         """Save a caption on top of ``base_version``; a stale version gets 409 with the other version."""
@@ -69,18 +80,24 @@ class ReviewSampleViewSet(viewsets.GenericViewSet):
         try:
             revision = review_services.save_revision(request.user, sample, body.validated_data["caption"],
                                                      body.validated_data["base_version"])
-        except review_services.StaleVersion as exc:
-            return Response({"detail": str(exc), "current_version": exc.sample.caption_version,
-                             "current_caption": exc.sample.caption,
-                             "current_revision": CaptionRevisionSerializer(exc.latest).data if exc.latest else None},
-                            status=status.HTTP_409_CONFLICT)
-        except review_services.NotClaimed as exc:
-            return _error(exc, status.HTTP_409_CONFLICT)
         except review_services.ReviewError as exc:
-            return _error(exc, status.HTTP_400_BAD_REQUEST)
+            return _error(exc)
         return Response(CaptionRevisionSerializer(revision).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=RejectSerializer, responses={200: ReviewSampleSerializer})
+    @extend_schema(request=OverrideSerializer, responses={200: ReviewSampleSerializer, **_REFUSED})
+    @action(detail=True, methods=["post"])
+    def override(self, request: Request, pk: str) -> Response:
+        """Accept the saved caption ``version`` as expert although its re-check disagreed; a reason is required."""
+        body = OverrideSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            review_services.accept_override(request.user, self.get_object(), body.validated_data["reason"],
+                                            body.validated_data["version"])
+        except review_services.ReviewError as exc:
+            return _error(exc)
+        return Response(_detail(self.get_object()))
+
+    @extend_schema(request=RejectSerializer, responses={200: ReviewSampleSerializer, **_REFUSED})
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: str) -> Response:
         body = RejectSerializer(data=request.data)
@@ -88,31 +105,53 @@ class ReviewSampleViewSet(viewsets.GenericViewSet):
         try:
             review_services.reject(request.user, self.get_object(), body.validated_data["reason"],
                                    body.validated_data["note"])
-        except review_services.NotClaimed as exc:
-            return _error(exc, status.HTTP_409_CONFLICT)
         except review_services.ReviewError as exc:
-            return _error(exc, status.HTTP_400_BAD_REQUEST)
+            return _error(exc)
         return Response(_detail(self.get_object()))
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(request=ReopenSerializer, responses={200: ReviewSampleSerializer, **_REFUSED})
+    @action(detail=True, methods=["post"], permission_classes=[IsAdminRole])
+    def reopen(self, request: Request, pk: str) -> Response:
+        """Admins: a rejected sample goes back to needs_expert."""
+        body = ReopenSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            review_services.reopen(request.user, self.get_object(), body.validated_data["note"])
+        except review_services.ReviewError as exc:
+            return _error(exc)
+        return Response(_detail(self.get_object()))
+
+    @extend_schema(request=None, responses={204: None, **_REFUSED})
     @action(detail=True, methods=["post"])
     def skip(self, request: Request, pk: str) -> Response:
-        review_services.skip(request.user, self.get_object())
+        try:
+            review_services.skip(request.user, self.get_object())
+        except review_services.ReviewError as exc:
+            return _error(exc)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses={204: None})
     @action(detail=True, methods=["post"])
     def release(self, request: Request, pk: str) -> Response:
+        """Give up your claim (nothing happens without one). The review page calls this with
+        ``navigator.sendBeacon`` when it is closed: a form-encoded body carrying ``csrfmiddlewaretoken``."""
         review_services.release(request.user, self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=BulkAcceptSerializer, responses={200: dict})
     @action(detail=False, methods=["post"], url_path="bulk-accept", permission_classes=[IsAdminRole])
     def bulk_accept(self, request: Request) -> Response:
-        """Admins: accept the best machine draft of each listed needs_expert sample."""
+        """Admins: accept the best machine draft of each listed needs_expert sample, only drafts whose
+        consistency check passed. With ``dry_run: true`` nothing changes: the answer previews each sample."""
         body = BulkAcceptSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return Response(review_services.bulk_accept(request.user, body.validated_data["sample_ids"]))
+        ids = body.validated_data["sample_ids"]
+        if body.validated_data["dry_run"]:
+            rows = review_selectors.bulk_accept_preview(ids)
+            return Response({"dry_run": True, "accepted": sum(r["eligible"] for r in rows),
+                             "skipped": sum(not r["eligible"] for r in rows),
+                             "samples": BulkAcceptPreviewSerializer(rows, many=True).data})
+        return Response(review_services.bulk_accept(request.user, ids))
 
     @extend_schema(request=AuditSerializer, responses={200: dict})
     @action(detail=False, methods=["post"], permission_classes=[IsAdminRole])

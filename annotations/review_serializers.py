@@ -41,6 +41,7 @@ class ReviewSampleSerializer(serializers.Serializer):
     dataset = serializers.CharField(source="sample.dataset.name")
     label = serializers.CharField(source="sample.label")
     state = serializers.CharField(source="sample.state")
+    rejection_reason = serializers.CharField(source="sample.rejection_reason")
     fitzpatrick = serializers.IntegerField(source="sample.fitzpatrick", allow_null=True)
     audit = serializers.BooleanField(source="sample.audit")
     caption_version = serializers.IntegerField(source="sample.caption_version")
@@ -72,12 +73,39 @@ class RejectSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+class OverrideSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1, help_text="The saved caption_version you accept.")
+    reason = serializers.CharField(allow_blank=True, help_text="Why you accept it although the re-check disagrees "
+                                                               "(required; kept in the history).")
+
+
+class ReopenSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
 class NextSerializer(serializers.Serializer):
     dataset = serializers.IntegerField(required=False, allow_null=True)
 
 
 class BulkAcceptSerializer(serializers.Serializer):
     sample_ids = serializers.ListField(child=serializers.IntegerField(), allow_empty=False, max_length=10_000)
+    dry_run = serializers.BooleanField(default=False, help_text="Preview only: change nothing.")
+
+
+class BulkAcceptPreviewSerializer(serializers.Serializer):
+    """One row of the bulk-accept preview (annotations.review_selectors.bulk_accept_preview)."""
+
+    id = serializers.IntegerField(source="sample.id")
+    label = serializers.CharField(source="sample.label")
+    thumbnail_url = serializers.SerializerMethodField()
+    caption = serializers.JSONField(source="draft.caption", default=None)
+    verdict = serializers.CharField()
+    consistent = serializers.BooleanField(source="draft.consistent", default=False)
+    eligible = serializers.BooleanField()
+    why_not = serializers.CharField()
+
+    def get_thumbnail_url(self, row) -> str:
+        return f"/samples/{row['sample'].id}/thumbnail/"
 
 
 class AuditSerializer(serializers.Serializer):

@@ -8,32 +8,55 @@ from datetime import timedelta
 from typing import Any, Iterable
 
 from django.db import transaction
-from django.db.models import Case, Exists, IntegerField, OuterRef, Q, Value, When
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from annotations import drafting
 from annotations.drafting_services import judge_for
 from annotations.models import CaptionDraft, CaptionRevision, Dataset, FieldFrequencyAnalysis, Sample, SampleEvent
+from annotations.review_selectors import bulk_accept_preview, free_q, in_queue_q, live_claim_q, starting_caption
+from webapp.roles import ADMIN, has_role
 from annotations.schema import FIELDS, CaptionError, parse_caption
 from webapp.gateway import CallRecorder, record_calls, shared_gateway
 from webapp.llm import LLMError
 
 LEASE = timedelta(minutes=5)
 Event = SampleEvent.Kind
-REJECT_REASONS = {"unusable_image": "image unusable", "label_suspected_wrong": "label suspected wrong",
-                  "other": "other"}
+REJECT_REASONS = dict(Sample.RejectionReason.choices)
+# What a demotion starts from: a failed re-check of the standing caption takes these back to needs_expert.
+# Not rejected (a rejection made meanwhile stands), not an override (the expert already saw the disagreement).
+_DEMOTABLE = (Sample.State.NEEDS_EXPERT, Sample.State.AUTO_ACCEPTED, Sample.State.EXPERT_ACCEPTED)
 
 
 class ReviewError(Exception):
-    """A review action that cannot be done; the message says why and what to do."""
+    """A review action that cannot be done; the message says why and what to do. ``status_code`` is the
+    HTTP status the API and pages answer with."""
+
+    status_code = 400
 
 
 class NotClaimed(ReviewError):
-    pass
+    """The caller holds no live claim on the sample (none, expired, or someone else's)."""
+
+    status_code = 409
+
+
+class NotReviewable(ReviewError):
+    """The sample is in a state no reviewer may change (accepted, rejected, drafting...)."""
+
+    status_code = 409
+
+
+class NotAllowed(ReviewError):
+    """The caller's role may not do this (e.g. a dermatologist reopening a rejected sample)."""
+
+    status_code = 403
 
 
 class StaleVersion(ReviewError):
     """The sample's caption changed since the reviewer loaded it."""
+
+    status_code = 409
 
     def __init__(self, sample: Sample, latest: CaptionRevision | None) -> None:
         who = latest.author.get_username() if latest else "someone"
@@ -43,24 +66,9 @@ class StaleVersion(ReviewError):
         self.latest = latest
 
 
-def _free(now) -> Q:
-    return Q(claimed_by__isnull=True) | Q(claim_expires_at__lte=now)
-
-
-def _in_queue() -> Q:
-    return Q(state=Sample.State.NEEDS_EXPERT) | Q(audit=True, state=Sample.State.AUTO_ACCEPTED)
-
-
-def review_queue(user: Any = None, dataset: Dataset | None = None):
-    """Samples waiting for an expert: needs_expert first, then accepted samples drawn for audit."""
-    qs = Sample.objects.filter(_in_queue())
-    if dataset is not None:
-        qs = qs.filter(dataset=dataset)
-    if user is not None:
-        skipped = SampleEvent.objects.filter(sample=OuterRef("pk"), actor=user, kind=Event.SKIPPED)
-        qs = qs.filter(~Exists(skipped))
-    return qs.annotate(priority=Case(When(state=Sample.State.NEEDS_EXPERT, then=Value(0)), default=Value(1),
-                                     output_field=IntegerField())).order_by("priority", "id")
+# Kept under their old names: the queue conditions live with the other reads.
+_free = free_q
+_in_queue = in_queue_q
 
 
 def _candidates(user: Any, dataset: Dataset | None, now, limit: int) -> list[int]:
@@ -116,49 +124,93 @@ def heartbeat(user: Any, sample: Sample, *, lease: timedelta = LEASE) -> None:
         raise NotClaimed("Your claim on this sample expired and another reviewer has it now; take the next sample.")
 
 
-def release(user: Any, sample: Sample, kind: str = Event.RELEASED) -> None:
+def release(user: Any, sample: Sample, kind: str = Event.RELEASED) -> bool:
+    """Give up the caller's claim (the page was closed); True if there was one. Never an error: a page
+    closing after its claim was lost has nothing to release."""
     with transaction.atomic():
         if Sample.objects.filter(pk=sample.pk, claimed_by=user).update(claimed_by=None, claim_expires_at=None):
             SampleEvent.objects.create(sample=sample, actor=user, kind=kind)
+            return True
+    return False
+
+
+def _refusal(user: Any, sample_id: int, now) -> ReviewError | None:
+    """Why the caller may not change the sample now, or None: it must wait for review (needs_expert, or an
+    accepted sample drawn for audit) and the caller must hold a live claim on it."""
+    current = Sample.objects.filter(pk=sample_id).select_related("claimed_by").first()
+    if current is None:
+        return NotReviewable("This sample no longer exists; take the next sample.")
+    if not Sample.objects.filter(_in_queue(), pk=sample_id).exists():
+        state = current.get_state_display()
+        if current.state == Sample.State.REJECTED:
+            return NotReviewable(f"This sample is rejected ({current.get_rejection_reason_display() or 'no reason'}) "
+                                 "and read-only; ask an admin to reopen it if the rejection was wrong.")
+        if current.state == Sample.State.DRAFTING:
+            return NotReviewable("The machine is still drafting this sample; review it once its drafting run "
+                                 "is done.")
+        if current.state in (Sample.State.NEW, Sample.State.DRAFT_FAILED):
+            return NotReviewable(f"This sample is {state}: it has no machine draft to review yet. Review it once a "
+                                 "drafting run has finished with it.")
+        return NotReviewable(f"This sample is {state} and no longer waits for review; take the next sample "
+                             "(an admin can draw accepted samples for audit).")
+    live = current.claimed_by_id and current.claim_expires_at and current.claim_expires_at > now
+    if live and current.claimed_by_id == user.pk:
+        return None
+    if live:
+        return NotClaimed(f"{current.claimed_by.get_username()} is reviewing this sample right now; "
+                          "take the next sample instead.")
+    if current.claimed_by_id == user.pk:
+        return NotClaimed("Your claim on this sample expired; reload the page to claim it again (copy your edits "
+                          "first), or take the next sample.")
+    return NotClaimed("You have not claimed this sample: open it with 'Review next sample' (or reload its page "
+                      "while nobody else reviews it) before changing it.")
+
+
+def _ensure_claim(user: Any, sample: Sample) -> None:
+    """Raise unless the caller holds a live claim on a sample that waits for review. The writes repeat the
+    condition in their UPDATE, so a claim lost in between still changes nothing."""
+    refusal = _refusal(user, sample.pk, timezone.now())
+    if refusal is not None:
+        raise refusal
+
+
+def _claim_lost(user: Any, sample: Sample) -> ReviewError:
+    """The error for a conditional UPDATE that found the claim gone."""
+    return _refusal(user, sample.pk, timezone.now()) or NotClaimed(
+        "Your claim on this sample ended just now; reload the page to claim it again.")
+
+
+def _claimed(user: Any, sample_id: int, now):
+    """The sample, only while the caller's claim on it is live and it waits for review (for conditional UPDATEs)."""
+    return Sample.objects.filter(_in_queue(), live_claim_q(user, now), pk=sample_id)
 
 
 def skip(user: Any, sample: Sample) -> None:
     """Hand the sample back; this reviewer will not be offered it again."""
+    _ensure_claim(user, sample)
     with transaction.atomic():
-        Sample.objects.filter(pk=sample.pk, claimed_by=user).update(claimed_by=None, claim_expires_at=None)
+        if not _claimed(user, sample.pk, timezone.now()).update(claimed_by=None, claim_expires_at=None):
+            raise _claim_lost(user, sample)
         SampleEvent.objects.create(sample=sample, actor=user, kind=Event.SKIPPED)
 
 
-def _ensure_claim(user: Any, sample: Sample) -> None:
-    now = timezone.now()
-    if not Sample.objects.filter(pk=sample.pk).filter(Q(claimed_by=user) | _free(now)).exists():
-        holder = Sample.objects.filter(pk=sample.pk).values_list("claimed_by__username", flat=True).first()
-        raise NotClaimed(f"{holder} is reviewing this sample right now; take the next sample instead.")
-
-
-def starting_caption(sample: Sample) -> dict[str, str] | None:
-    """What the form is prefilled with: the standing caption, else the best machine attempt."""
-    if sample.caption:
-        return sample.caption
-    best = drafting.best_attempt(list(sample.drafts.all()))
-    return best.caption if best else None
-
-
 def save_revision(user: Any, sample: Sample, caption: Any, base_version: int) -> CaptionRevision:
-    """Store the reviewer's caption as a new version and queue its consistency re-check."""
+    """Store the reviewer's caption as a new version and queue its consistency re-check. Needs the caller's
+    live claim on a sample that waits for review (:class:`NotClaimed` / :class:`NotReviewable` otherwise)."""
     try:
         parsed = parse_caption(caption).to_dict()
     except CaptionError as exc:
         raise ReviewError(f"The caption is not valid: {exc}") from None
-    if sample.state == Sample.State.DRAFTING:
-        raise ReviewError("The machine is still drafting this sample; review it once its drafting run is done.")
     _ensure_claim(user, sample)
     with transaction.atomic():
         base = starting_caption(sample)
         new_version = base_version + 1
-        if not Sample.objects.filter(pk=sample.pk, caption_version=base_version).update(
-                caption_version=new_version, caption=parsed, claimed_by=user,
-                claim_expires_at=timezone.now() + LEASE):
+        now = timezone.now()
+        if not _claimed(user, sample.pk, now).filter(caption_version=base_version).update(
+                caption_version=new_version, caption=parsed, claim_expires_at=now + LEASE):
+            refusal = _refusal(user, sample.pk, timezone.now())
+            if refusal is not None:
+                raise refusal
             sample.refresh_from_db()
             raise StaleVersion(sample, sample.revisions.select_related("author").order_by("-version").first())
         revision = CaptionRevision.objects.create(sample=sample, version=new_version, author=user, caption=parsed,
@@ -177,8 +229,20 @@ def _enqueue_recheck(revision_id: int) -> None:
     task.delay(revision_id)
 
 
+def _demote(sample: Sample, revision: CaptionRevision, why: str) -> None:
+    """The standing caption (this revision) is not vouched for by its re-check: an accepted sample goes back
+    to the experts, whoever saved it, with the caption kept as its latest version."""
+    for old in (Sample.State.AUTO_ACCEPTED, Sample.State.EXPERT_ACCEPTED):
+        if Sample.objects.filter(pk=sample.pk, caption_version=revision.version, state=old).update(
+                state=Sample.State.NEEDS_EXPERT, audit=False):
+            SampleEvent.objects.create(sample=sample, kind=Event.NEEDS_EXPERT,
+                                       detail={"version": revision.version, "from": old, "why": why})
+            return
+
+
 def recheck_revision(revision_id: int) -> str:
-    """Diagnose from the revised caption alone; consistent makes the sample expert_accepted."""
+    """Diagnose from the revised caption alone. Consistent makes the sample expert_accepted; inconsistent, or a
+    check that could not run, puts an accepted sample whose standing caption this is back to needs_expert."""
     revision = CaptionRevision.objects.select_related("sample").filter(pk=revision_id).first()
     if revision is None or revision.check_state != CaptionRevision.Check.PENDING:
         return revision.check_state if revision else "missing"
@@ -191,10 +255,12 @@ def recheck_revision(revision_id: int) -> str:
                                                salt=f"revision={revision.pk}")
     except LLMError as exc:
         with transaction.atomic():
-            CaptionRevision.objects.filter(pk=revision.pk).update(check_state=CaptionRevision.Check.ERROR,
-                                                                  check_error=str(exc))
-            SampleEvent.objects.create(sample=sample, kind=Event.CHECK_FAILED, detail={"version": revision.version,
-                                                                                       "error": str(exc)})
+            if CaptionRevision.objects.filter(pk=revision.pk, check_state=CaptionRevision.Check.PENDING).update(
+                    check_state=CaptionRevision.Check.ERROR, check_error=str(exc)):
+                SampleEvent.objects.create(sample=sample, kind=Event.CHECK_FAILED,
+                                           detail={"version": revision.version, "error": str(exc)})
+                # An unchecked caption is not vouched for either.
+                _demote(sample, revision, "the re-check could not run")
         return CaptionRevision.Check.ERROR
     finally:
         recorder.flush()
@@ -207,41 +273,99 @@ def recheck_revision(revision_id: int) -> str:
         detail = {"version": revision.version, "diagnoses": check.diagnoses, "category": check.category}
         SampleEvent.objects.create(sample=sample, kind=Event.CHECK_CONSISTENT if check.consistent
                                    else Event.CHECK_INCONSISTENT, detail=detail)
-        # Only while the sample still waits for review: a rejection made meanwhile stands.
-        latest = Sample.objects.filter(pk=sample.pk, caption_version=revision.version,
-                                       state__in=[Sample.State.NEEDS_EXPERT, Sample.State.AUTO_ACCEPTED])
         if check.consistent:
+            # Only while the sample still waits for review: a rejection made meanwhile stands.
+            latest = Sample.objects.filter(pk=sample.pk, caption_version=revision.version,
+                                           state__in=[Sample.State.NEEDS_EXPERT, Sample.State.AUTO_ACCEPTED])
             if latest.update(state=Sample.State.EXPERT_ACCEPTED, audit=False, claimed_by=None,
                              claim_expires_at=None):
                 SampleEvent.objects.create(sample=sample, actor=revision.author, kind=Event.EXPERT_ACCEPTED,
                                            detail={"version": revision.version})
         else:
-            latest.update(state=Sample.State.NEEDS_EXPERT)
+            _demote(sample, revision, "the re-check inferred another diagnosis")
     return state
 
 
+def accept_override(user: Any, sample: Sample, reason: str, version: int) -> Sample:
+    """"Accept as expert" although the re-check of the saved caption ``version`` disagreed (or could not
+    run): the sample becomes ``expert_override`` (accepted for training, told apart in snapshots) and the
+    reason goes into its history. Needs the caller's live claim and a finished, non-consistent re-check."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReviewError("Say why you accept this caption although the re-check disagrees: the reason is kept "
+                          "in the sample's history.")
+    _ensure_claim(user, sample)
+    sample.refresh_from_db()
+    revision = sample.revisions.select_related("author").filter(version=version).first()
+    if sample.caption_version != version:
+        raise StaleVersion(sample, sample.revisions.select_related("author").order_by("-version").first())
+    if revision is None:
+        raise ReviewError("Save your caption first: an override accepts a saved caption whose re-check disagreed.")
+    if revision.check_state == CaptionRevision.Check.PENDING:
+        err = ReviewError(f"The re-check of v{version} is still running; wait for its verdict (a consistent "
+                          "caption is accepted without an override).")
+        err.status_code = 409
+        raise err
+    if revision.check_state == CaptionRevision.Check.CONSISTENT:
+        raise ReviewError(f"The re-check of v{version} agreed with the label: no override is needed.")
+    with transaction.atomic():
+        if not _claimed(user, sample.pk, timezone.now()).filter(caption_version=version).update(
+                state=Sample.State.EXPERT_OVERRIDE, audit=False, claimed_by=None, claim_expires_at=None):
+            raise _claim_lost(user, sample)
+        SampleEvent.objects.create(sample=sample, actor=user, kind=Event.EXPERT_OVERRIDE, detail={
+            "version": version, "reason": reason, "check": revision.check_state, "diagnoses": revision.diagnoses,
+            "category": revision.judge_category})
+    sample.refresh_from_db()
+    return sample
+
+
 def reject(user: Any, sample: Sample, reason: str, note: str = "") -> None:
+    """Reject the claimed sample; ``reason`` (a :class:`Sample.RejectionReason`) decides what it is removed
+    from (:data:`annotations.selectors.REJECTION_REMOVES`). It stays read-only until an admin reopens it."""
     if reason not in REJECT_REASONS:
         raise ReviewError(f"Choose a reason: {', '.join(REJECT_REASONS)}.")
-    if reason == "other" and not note.strip():
+    if reason == Sample.RejectionReason.OTHER and not note.strip():
         raise ReviewError("Say in a few words why the sample is rejected.")
     _ensure_claim(user, sample)
     with transaction.atomic():
-        Sample.objects.filter(pk=sample.pk).update(state=Sample.State.REJECTED, audit=False, claimed_by=None,
-                                                   claim_expires_at=None)
+        if not _claimed(user, sample.pk, timezone.now()).update(
+                state=Sample.State.REJECTED, rejection_reason=reason, audit=False, claimed_by=None,
+                claim_expires_at=None):
+            raise _claim_lost(user, sample)
         SampleEvent.objects.create(sample=sample, actor=user, kind=Event.REJECTED,
                                    detail={"reason": reason, "note": note.strip()})
 
 
+def reopen(admin: Any, sample: Sample, note: str = "") -> Sample:
+    """Admins: take a rejected sample back to ``needs_expert`` (its rejection reason is cleared; the
+    rejection stays in the history)."""
+    if not has_role(admin, ADMIN):
+        raise NotAllowed("Only an admin can reopen a rejected sample; ask one if you think the rejection was wrong.")
+    with transaction.atomic():
+        previous = Sample.objects.select_for_update().filter(pk=sample.pk).values_list(
+            "state", "rejection_reason").first()
+        if previous is None or previous[0] != Sample.State.REJECTED:
+            state = Sample.State(previous[0]).label if previous else "gone"
+            raise NotReviewable(f"Only a rejected sample can be reopened; this one is {state}.")
+        Sample.objects.filter(pk=sample.pk).update(state=Sample.State.NEEDS_EXPERT, rejection_reason="",
+                                                   audit=False, claimed_by=None, claim_expires_at=None)
+        SampleEvent.objects.create(sample=sample, actor=admin, kind=Event.REOPENED,
+                                   detail={"rejection_reason": previous[1], "note": note.strip()})
+    sample.refresh_from_db()
+    return sample
+
+
 def bulk_accept(admin: Any, sample_ids: Iterable[int]) -> dict[str, int]:
-    """Accept the best machine draft of each needs_expert sample as its caption, without review. Samples a
-    dermatologist has revised or is reviewing right now are left alone (counted as skipped)."""
+    """Accept the best machine draft of each listed needs_expert sample as its caption, without review, but
+    only a draft whose consistency check passed: :func:`review_selectors.bulk_accept_preview` says which
+    (and why the others are left alone). Samples claimed, edited by a dermatologist or rejected are never
+    touched; the UPDATE repeats those conditions, so a sample claimed since the preview is skipped too."""
     accepted = skipped = 0
     now = timezone.now()
     with transaction.atomic():
-        for sample in Sample.objects.filter(pk__in=list(sample_ids)).prefetch_related("drafts"):
-            best = drafting.best_attempt(list(sample.drafts.all()))
-            took = best is not None and Sample.objects.filter(
+        for row in bulk_accept_preview(sample_ids, now=now):
+            sample, best = row["sample"], row["draft"]
+            took = row["eligible"] and Sample.objects.filter(
                 _free(now), pk=sample.pk, state=Sample.State.NEEDS_EXPERT, caption_version=0,
             ).update(state=Sample.State.AUTO_ACCEPTED, caption=best.caption, claimed_by=None, claim_expires_at=None)
             if not took:

@@ -6,6 +6,7 @@ urlpatterns = [
     path("", review_views.queue, name="review-queue"),
     path("next/", review_views.next_sample, name="review-next"),
     path("samples/<int:sample_id>/", review_views.review_sample, name="review-sample"),
+    path("samples/<int:sample_id>/reopen/", review_views.reopen, name="review-reopen"),
     path("runs/start/", review_views.start_run, name="drafting-run-start"),
     path("runs/<int:run_id>/", review_views.run_detail, name="drafting-run"),
     path("bulk-accept/", review_views.bulk_accept, name="review-bulk-accept"),

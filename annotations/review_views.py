@@ -6,8 +6,10 @@ import json
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
 
 from annotations import drafting_services, review_selectors, review_services
 from annotations.filters import SampleFilter
@@ -35,8 +37,13 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 
 @role_required()
+@require_http_methods(["GET", "POST"])
 def next_sample(request: HttpRequest) -> HttpResponse:
-    dataset = Dataset.objects.filter(pk=int_or_none(request.GET.get("dataset"))).first()
+    """POST claims the next sample (or gives back your live claim). GET only offers the button: a link
+    preview or prefetch must never take a sample out of the queue."""
+    dataset = Dataset.objects.filter(pk=int_or_none(request.POST.get("dataset") or request.GET.get("dataset"))).first()
+    if request.method == "GET":
+        return render(request, "annotations/review_next.html", {"dataset": dataset})
     sample = review_services.claim_next(request.user, dataset=dataset)
     if sample is None:
         messages.info(request, "Nothing is waiting for review right now.")
@@ -51,12 +58,27 @@ def review_sample(request: HttpRequest, sample_id: int) -> HttpResponse:
     caption = detail["caption"] or {}
     fields = [{"name": f, "label": f.replace("_", " "), "help": FIELD_GUIDELINES[f], "value": caption.get(f, "")}
               for f in FIELDS]
+    # Editable when it waits for review and nobody else holds it; the page's first heartbeat takes the claim.
+    mine = detail["reviewable"] and (detail["claimed_by"] is None or detail["claimed_by"] == request.user)
     return render(request, "annotations/review_sample.html", {
-        **detail, "fields": fields, "reject_reasons": review_services.REJECT_REASONS,
-        "mine": detail["claimed_by"] is None or detail["claimed_by"] == request.user,
-        "config": json.dumps({"sampleId": sample.pk, "version": sample.caption_version,
-                              "fields": list(FIELDS), "leaseSeconds": int(review_services.LEASE.total_seconds())}),
+        **detail, "fields": fields, "reject_reasons": review_services.REJECT_REASONS, "mine": mine,
+        "config": json.dumps({"sampleId": sample.pk, "version": sample.caption_version, "mine": mine,
+                              "fields": list(FIELDS), "leaseSeconds": int(review_services.LEASE.total_seconds()),
+                              "csrf": get_token(request), "nextUrl": reverse("review-next")}),
     })
+
+
+@role_required(ADMIN)
+@require_POST
+def reopen(request: HttpRequest, sample_id: int) -> HttpResponse:
+    sample = get_object_or_404(Sample, pk=sample_id)
+    try:
+        review_services.reopen(request.user, sample, request.POST.get("note", ""))
+    except review_services.ReviewError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Sample #{sample.pk} is back in the review queue.")
+    return redirect("review-sample", sample_id=sample.pk)
 
 
 @role_required(ADMIN)
@@ -88,13 +110,20 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 @role_required(ADMIN)
 @require_POST
 def bulk_accept(request: HttpRequest) -> HttpResponse:
+    """Two steps: the ticked samples first come back as a preview (thumbnail, label, caption, verdict and
+    the count); only the preview's "Accept N" button (``confirm=1``) commits."""
     ids = [int(i) for i in request.POST.getlist("sample") if i.isdigit()]
     if not ids:
         messages.error(request, "Tick at least one sample to accept.")
-    else:
-        result = review_services.bulk_accept(request.user, ids)
-        messages.success(request, f"Accepted {result['accepted']} machine draft(s); skipped {result['skipped']} "
-                                  "(no usable draft, or no longer waiting).")
+        return redirect("review-queue")
+    if request.POST.get("confirm") != "1":
+        rows = review_selectors.bulk_accept_preview(ids)
+        return render(request, "annotations/review_bulk_preview.html", {
+            "rows": rows, "eligible": [r for r in rows if r["eligible"]],
+            "left_alone": [r for r in rows if not r["eligible"]]})
+    result = review_services.bulk_accept(request.user, ids)
+    messages.success(request, f"Accepted {result['accepted']} machine draft(s); skipped {result['skipped']} "
+                              "(no consistent draft, edited, claimed, or no longer waiting).")
     return redirect("review-queue")
 
 

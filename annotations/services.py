@@ -8,24 +8,24 @@ are removed again.
 from __future__ import annotations
 
 import logging
-import shutil
+import dataclasses
 import tempfile
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DataError, transaction
 from tqdm import tqdm
 
 from annotations import f17k
+from annotations.archive import extract_zip
 from annotations.download import download_images, existing_image
 from annotations.folder_source import FolderEntry, read_path_label_csv, scan_label_folders
 from annotations.imaging import (IMAGE_SUFFIXES, ImageInfo, ImageRejected, content_path, inspect_image,
                                  make_thumbnail, write_atomic)
-from annotations.import_report import ImportRejected, ImportResult, RowError
+from annotations.import_report import FieldLimits, ImportRejected, ImportResult, RowError
 from annotations.models import Dataset, Sample
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,11 @@ class SampleRecord:
     split: str
     image_path: Path | None = None
     image: ImageInfo | None = None
+
+
+def field_limits() -> FieldLimits:
+    """The pure readers' length limits, read from the Sample model: the model is the one source."""
+    return FieldLimits(**{f.name: Sample._meta.get_field(f.name).max_length for f in dataclasses.fields(FieldLimits)})
 
 
 @dataclass
@@ -144,6 +149,12 @@ def write_records(dataset: Dataset, records: Sequence[SampleRecord], errors: lis
             if with_images:
                 # Thumbnails are made ahead by a worker; the pages also make any that are still missing.
                 transaction.on_commit(lambda: _enqueue_thumbnails(with_images))
+    except DataError as exc:
+        # Every reader checks lengths and characters first; should a value still slip through, the user
+        # gets a report rather than a server error.
+        staged.remove()
+        raise ImportRejected(f"The database refused a value ({str(exc).splitlines()[0]}); nothing was imported. "
+                             "Check the labels and paths for unusual characters and retry.") from exc
     except Exception:
         staged.remove()
         raise
@@ -165,7 +176,7 @@ def import_fitzpatrick17k(csv_path: str | Path, *, images_dir: str | Path | None
 
     Rows with qc "3 Wrongly labelled" are kept, flagged and excluded from evaluation sampling.
     """
-    rows, errors = f17k.read_f17k_csv(csv_path)
+    rows, errors = f17k.read_f17k_csv(csv_path, field_limits())
     download_failures: list[tuple[str, str]] = []
     if download:
         if images_dir is None:
@@ -205,11 +216,25 @@ def _folder_records(entries: Sequence[FolderEntry]) -> list[SampleRecord]:
 
 def import_folder(dataset_name: str, root: str | Path | None = None, *, csv_path: str | Path | None = None,
                   source: str = Dataset.Source.FOLDER, skip_bad_rows: bool = False, user: Any = None,
-                  progress: bool = True) -> ImportResult:
-    """Import ``<label>/<image>`` files under ``root``, or the ``path,label`` rows of ``csv_path``."""
+                  progress: bool = True, prior_errors: Sequence[RowError] = ()) -> ImportResult:
+    """Import ``<label>/<image>`` files under ``root``, or the ``path,label`` rows of ``csv_path``.
+
+    ``prior_errors`` are problems the caller found first (archive entries that could not be unpacked);
+    they count like any bad row, and CSV rows naming those entries are not reported a second time.
+    """
     if (root is None) == (csv_path is None):
         raise ImportRejected("Give either a folder of <label>/<image> files or a CSV of path,label — one of them.")
-    entries, errors = read_path_label_csv(csv_path) if csv_path else scan_label_folders(root)
+    limits = field_limits()
+    if csv_path:
+        entries, errors = read_path_label_csv(csv_path, limits, known_bad={e.row for e in prior_errors})
+    else:
+        entries, errors = scan_label_folders(root, limits)
+    return _write_entries(dataset_name, entries, list(prior_errors) + errors, source=source,
+                          skip_bad_rows=skip_bad_rows, user=user, progress=progress)
+
+
+def _write_entries(dataset_name: str, entries: Sequence[FolderEntry], errors: list[RowError], *, source: str,
+                   skip_bad_rows: bool, user: Any, progress: bool) -> ImportResult:
     with transaction.atomic():
         dataset = get_or_create_dataset(dataset_name, source, user=user)
         result = write_records(dataset, _folder_records(entries), errors, skip_bad_rows=skip_bad_rows,
@@ -222,30 +247,6 @@ def import_folder(dataset_name: str, root: str | Path | None = None, *, csv_path
 MAX_ARCHIVE_FILES = 20_000
 
 
-def _extract_zip(archive: Any, dest: Path) -> None:
-    """Extract safely: no paths outside ``dest``, bounded size and count (no zip bombs)."""
-    try:
-        zf = zipfile.ZipFile(archive)
-    except zipfile.BadZipFile as exc:
-        raise ImportRejected("The archive is not a valid ZIP file; zip the <label>/<image> folders and retry.") from exc
-    with zf:
-        infos = [i for i in zf.infolist() if not i.is_dir()]
-        if len(infos) > MAX_ARCHIVE_FILES:
-            raise ImportRejected(f"The archive holds {len(infos):,} files; the limit is {MAX_ARCHIVE_FILES:,} per upload.")
-        total = sum(i.file_size for i in infos)
-        limit = settings.SKINFLOW_MAX_UPLOAD_BYTES * 10
-        if total > limit:
-            raise ImportRejected(f"The archive unpacks to {total:,} bytes, over the limit of {limit:,}; split it.")
-        root = dest.resolve()
-        for info in infos:
-            target = (root / info.filename).resolve()
-            if root not in target.parents:
-                raise ImportRejected(f"The archive entry {info.filename!r} points outside the archive; rebuild the ZIP.")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as src, target.open("wb") as out:
-                shutil.copyfileobj(src, out)
-
-
 def import_upload(dataset_name: str, *, archive: Any = None, images: Sequence[Any] = (), label: str = "",
                   skip_bad_rows: bool = False, user: Any = None) -> ImportResult:
     """Import an uploaded ZIP (``<label>/<image>`` folders, or a ``labels.csv`` of path,label at its root),
@@ -256,38 +257,66 @@ def import_upload(dataset_name: str, *, archive: Any = None, images: Sequence[An
             if getattr(archive, "size", 0) > settings.SKINFLOW_MAX_UPLOAD_BYTES:
                 raise ImportRejected(f"The archive is {archive.size:,} bytes, over the upload limit of "
                                      f"{settings.SKINFLOW_MAX_UPLOAD_BYTES:,}; split it.")
-            _extract_zip(archive, tmpdir)
+            broken = extract_zip(archive, tmpdir, max_files=MAX_ARCHIVE_FILES,
+                                 max_total_bytes=settings.SKINFLOW_MAX_UPLOAD_BYTES * 10)
+            if any(e.row == "labels.csv" for e in broken):
+                # Without its label file nothing in the archive can be checked further.
+                return ImportResult(errors=broken, committed=False)
             csv_file = tmpdir / "labels.csv"
             if csv_file.exists():
                 return import_folder(dataset_name, csv_path=csv_file, source=Dataset.Source.UPLOAD,
-                                     skip_bad_rows=skip_bad_rows, user=user, progress=False)
+                                     skip_bad_rows=skip_bad_rows, user=user, progress=False, prior_errors=broken)
             return import_folder(dataset_name, tmpdir, source=Dataset.Source.UPLOAD, skip_bad_rows=skip_bad_rows,
-                                 user=user, progress=False)
-        label = " ".join(label.split())
-        if not images:
-            raise ImportRejected("Choose a ZIP archive or at least one image file.")
-        if not label:
-            raise ImportRejected("Loose images need a label: type the diagnosis they all share.")
-        if not label.strip("."):
-            raise ImportRejected("The label must name a diagnosis, not only dots.")
-        folder = tmpdir / label.replace("/", "-")
-        folder.mkdir(parents=True)
-        seen: set[str] = set()
-        limit = settings.SKINFLOW_MAX_UPLOAD_BYTES
-        for upload in images:
-            name = Path(getattr(upload, "name", "image")).name
-            if Path(name).suffix.lower() not in IMAGE_SUFFIXES:
-                raise ImportRejected(f"{name} is not an image file ({', '.join(sorted(IMAGE_SUFFIXES))}).")
-            if name in seen:
-                raise ImportRejected(f"Two files are named {name}; rename one and upload again.")
-            if getattr(upload, "size", 0) > limit:
-                raise ImportRejected(f"{name} is {upload.size:,} bytes, over the upload limit of {limit:,}.")
-            seen.add(name)
-            with (folder / name).open("wb") as out:
+                                 user=user, progress=False, prior_errors=broken)
+        return _import_loose_images(dataset_name, images, label, tmpdir, skip_bad_rows=skip_bad_rows, user=user)
+
+
+def _import_loose_images(dataset_name: str, images: Sequence[Any], label: str, tmpdir: Path, *,
+                         skip_bad_rows: bool, user: Any) -> ImportResult:
+    label = " ".join(label.split())
+    if not images:
+        raise ImportRejected("Choose a ZIP archive or at least one image file.")
+    if not label:
+        raise ImportRejected("Loose images need a label: type the diagnosis they all share.")
+    if not label.strip("."):
+        raise ImportRejected("The label must name a diagnosis, not only dots.")
+    limits = field_limits()
+    if len(label) > limits.label:
+        raise ImportRejected(f"The label is {len(label):,} characters long; the limit is {limits.label:,}: shorten it.")
+    folder_name = label.replace("/", "-")
+    seen: set[str] = set()
+    entries: list[FolderEntry] = []
+    errors: list[RowError] = []
+    limit = settings.SKINFLOW_MAX_UPLOAD_BYTES
+    for n, upload in enumerate(images):
+        name = Path(getattr(upload, "name", "image")).name
+        if Path(name).suffix.lower() not in IMAGE_SUFFIXES:
+            raise ImportRejected(f"{name} is not an image file ({', '.join(sorted(IMAGE_SUFFIXES))}).")
+        if name in seen:
+            raise ImportRejected(f"Two files are named {name}; rename one and upload again.")
+        if getattr(upload, "size", 0) > limit:
+            raise ImportRejected(f"{name} is {upload.size:,} bytes, over the upload limit of {limit:,}.")
+        seen.add(name)
+        # The id stays "<label>/<name>" (as for a ZIP of label folders), but on disk the file sits in a
+        # numbered folder: a label is free text, and as a folder name it may be too long for the file system.
+        relpath = f"{folder_name}/{name}"
+        if len(relpath) > limits.external_id:
+            errors.append(RowError(name, "path", f"the label and the file name together are {len(relpath):,} "
+                                                 f"characters; the limit is {limits.external_id:,}: shorten the "
+                                                 "file name"))
+            continue
+        path = tmpdir / str(n) / name
+        try:
+            path.parent.mkdir()
+            with path.open("wb") as out:
                 for chunk in upload.chunks():
                     out.write(chunk)
-        return import_folder(dataset_name, tmpdir, source=Dataset.Source.UPLOAD, skip_bad_rows=skip_bad_rows,
-                             user=user, progress=False)
+        except (OSError, ValueError) as exc:  # a name the file system refuses (too long in bytes, a NUL)
+            errors.append(RowError(name, "path", f"cannot be stored under this name ({exc}); rename the file"))
+            continue
+        entries.append(FolderEntry(relpath=relpath, path=path, label=label))
+    return _write_entries(dataset_name, entries, errors, source=Dataset.Source.UPLOAD, skip_bad_rows=skip_bad_rows,
+                          user=user, progress=False)
 
 
 def ensure_thumbnail(sample: Sample) -> Path | None:

@@ -20,9 +20,11 @@ class EvalRunSerializer(serializers.ModelSerializer):
         model = EvalRun
         fields = ["id", "name", "model_name", "kind", "base_url", "endpoint_model", "api_key_env", "dataset",
                   "test_set", "split", "sample_size", "seed", "k", "judge_repeats", "max_concurrency", "uses_dve",
-                  "uses_stage1", "price_prompt_per_mtok", "price_completion_per_mtok", "status", "error",
-                  "metrics", "created_at", "finished_at"]
+                  "uses_stage1", "price_prompt_per_mtok", "price_completion_per_mtok", "fresh_answers", "status",
+                  "error", "metrics", "created_at", "finished_at"]
         read_only_fields = ["kind", "status", "error", "metrics", "created_at", "finished_at"]
+        # As on the form: an empty test set is named after the dataset.
+        extra_kwargs = {"test_set": {"required": False, "allow_blank": True}}
 
 
 class EvalRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -40,12 +42,18 @@ class EvalRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         return Response(self.get_serializer(run).data, status=status.HTTP_201_CREATED)
 
+    # ``**kwargs``: a router with format suffixes passes ``format``.
     @action(detail=True, methods=["get"])
-    def progress(self, request, pk=None):
+    def progress(self, request, pk=None, **kwargs):
         return Response(selectors.progress(self.get_object()))
 
+    @action(detail=True, methods=["get"])
+    def overrules(self, request, pk=None, **kwargs):
+        """The append-only log of dermatologists' verdicts and withdrawals, oldest first."""
+        return Response(selectors.overrule_log(self.get_object()))
+
     @action(detail=True, methods=["post"])
-    def resume(self, request, pk=None):
+    def resume(self, request, pk=None, **kwargs):
         run = self.get_object()
         refusal = services.resume_refusal(run)
         if refusal:

@@ -5,7 +5,7 @@ variant diagnoses from a caption alone) and by the Stage II reward in verl's wor
 
 The parser is tolerant about the wrapping (``<think>`` blocks, code fences, text after
 ``</answer>``) and strict about the list itself: the answer must be a JSON object whose
-``top{K}_diseases`` key holds a non-empty list of objects, each with a non-empty string
+``top{K}_diseases`` key (exactly the run's K when K is given) holds a non-empty list of objects, each with a non-empty string
 ``disease``; a list longer than K is refused rather than cut, so that a model cannot buy extra
 chances by listing more names than asked.
 """
@@ -109,6 +109,10 @@ def parse_diagnosis(text: str, k: int | None = None) -> ParsedDiagnosis:
         found = ", ".join(map(repr, payload)) or "none"
         expected = answer_key(k) if k else "topK_diseases"
         return _fail(f"the answer object needs exactly one {expected!r} key (found keys: {found})")
+    # The key states how many names the model was asked for; a top3 list in a top-6 run answers a
+    # different question (and a "top10" key would announce more slots than the run pays for).
+    if k is not None and keys[0] != answer_key(k):
+        return _fail(f"the answer key is {keys[0]!r} but this run asks for {answer_key(k)!r}")
     entries = payload[keys[0]]
     if not isinstance(entries, list):
         return _fail(f"{keys[0]!r} must be a list, got {type(entries).__name__}")

@@ -33,6 +33,9 @@ class RunForm(forms.Form):
     uses_stage1 = forms.ChoiceField(choices=_TRISTATE, required=False, label="Had Stage I (ablation)")
     price_prompt_per_mtok = forms.FloatField(min_value=0, initial=0, label="Price / 1M prompt tokens")
     price_completion_per_mtok = forms.FloatField(min_value=0, initial=0, label="Price / 1M completion tokens")
+    fresh_answers = forms.BooleanField(
+        required=False, label="Bypass the cache",
+        help_text="Ask the model again for every sample instead of reusing cached answers of earlier runs.")
 
     def run_kwargs(self) -> dict:
         data = dict(self.cleaned_data)
@@ -44,5 +47,6 @@ class RunForm(forms.Form):
 
 class OverruleForm(forms.Form):
     rank = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
-    category = forms.ChoiceField(choices=CATEGORY_CHOICES)
+    # Not required: withdrawing a verdict needs no category (the service says when one is missing).
+    category = forms.ChoiceField(choices=[("", "–")] + CATEGORY_CHOICES, required=False)
     note = forms.CharField(required=False, max_length=2000)

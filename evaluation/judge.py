@@ -16,28 +16,42 @@ Ontology rules, in order (the first that applies wins):
 
 1. empty or nonsense prediction (no letters, a non-answer such as "unknown", the prompt's own
    placeholder, an essay instead of a name) -> ``invalid``;
-2. same condition (synonyms and abbreviations resolve to one id) -> ``exact``;
-3. prediction is a descendant of the reference -> ``subclass`` (more specific, same treatment line);
-4. prediction is an ancestor -> ``parent_broad`` when the ancestor is flagged ``too_broad``
-   ("dermatitis", "skin cancer"), else ``parent_close`` at distance 1, ``parent_coarse`` at distance
-   2 and ``parent_broad`` further up;
-5. the pair crosses a safety boundary -> ``safety_critical`` (checked before sibling and unrelated);
-6. the two are in the same close family -> ``sibling``: they share a parent (an umbrella root
+2. an entry naming more than one condition ("psoriasis or eczema", "eczema / psoriasis / tinea")
+   -> ``invalid``, decided here and never by the LLM: a top-K list has K slots, and an entry that
+   hedges between conditions would buy extra chances inside one slot. A name the ontology knows as
+   one condition ("SJS/TEN", "hand, foot and mouth disease", SCIN's "Lichen planus/lichenoid
+   eruption") is not split;
+3. same condition (synonyms and abbreviations resolve to one id) -> ``exact``;
+4. the pair crosses a safety boundary -> ``safety_critical``. This runs *before* subclass and parent
+   credit: an edge of the hierarchy that crosses a flag never earns credit;
+5. prediction is a descendant of the reference -> ``subclass`` (more specific, same treatment line);
+6. prediction is an ancestor -> never credited (``parent_broad``) when the ancestor's subtree spans a
+   safety boundary and the reference is on its dangerous side (malignant/premalignant/indeterminate,
+   or infectious): "vascular tumour" holds both angioma and angiosarcoma, so it cannot be credited
+   for Kaposi sarcoma. Otherwise the ancestor's curated ``parent_credit`` decides, whatever the number
+   of levels between them: ``close`` -> ``parent_close``, ``coarse`` -> ``parent_coarse`` (both
+   correct: treatment consistent or directionally right), ``broad`` -> ``parent_broad`` ("dermatitis",
+   "skin cancer", "papulosquamous disorder": members are managed differently). So "urticaria" is
+   credited for cholinergic urticaria three levels down, and "papulosquamous disorder" is not
+   credited for psoriasis one level down;
+7. the two are in the same close family -> ``sibling``: they share a parent (an umbrella root
    such as "skin disease" does not count), or a common ancestor at most two levels above each that
    is not ``too_broad``. The second half matters because the ontology nests groups: bullous
    pemphigoid (under "pemphigoid") and pemphigus vulgaris (under "pemphigus") are the classic
    autoimmune-blistering confusion, yet share only the grandparent "autoimmune bullous disease";
    psoriasis and lichen planus share "papulosquamous disorder" one and two levels up;
-7. otherwise -> ``unrelated``.
+8. otherwise -> ``unrelated``.
 
 Safety boundaries. Neoplastic axis: the clinically relevant question is "does this lesion need
-oncological action (excision, biopsy, field treatment, surveillance)?". ``malignant`` and
-``premalignant`` are on the action side, ``benign`` and ``non_neoplastic`` on the other, so calling
-an actinic keratosis a seborrhoeic keratosis (a missed precancer) is safety-critical, while calling
-it a squamous cell carcinoma is not (both lead to treatment; it falls through to sibling/unrelated).
-Infectious axis: ``True`` vs ``False`` (e.g. tinea corporis vs nummular eczema: steroids on a fungal
-infection). A flag that is ``None`` means mixed or unspecified, and no crossing is claimed on that
-axis. A different agent within infections (bacterial vs fungal) is not a boundary crossing.
+oncological action (excision, biopsy, field treatment, surveillance)?". ``malignant``,
+``premalignant`` and ``indeterminate`` are on the action side, ``benign`` and ``non_neoplastic`` on
+the other, so calling an actinic keratosis a seborrhoeic keratosis (a missed precancer) is
+safety-critical, while calling it a squamous cell carcinoma is not (both lead to treatment; it falls
+through to sibling/unrelated). Infectious axis: ``True`` vs ``False`` (e.g. tinea corporis vs
+nummular eczema: steroids on a fungal infection). A node whose own flag is ``None`` (mixed or
+unspecified) takes the side its whole subtree agrees on (the AKIEC union of actinic keratosis and
+Bowen disease is on the action side) and claims no crossing when the subtree is mixed. A different
+agent within infections (bacterial vs fungal) is not a boundary crossing.
 """
 
 from __future__ import annotations
@@ -98,8 +112,13 @@ CATEGORY_DESCRIPTIONS: dict[str, str] = {
     "invalid": "empty, not a diagnosis, or nonsense",
 }
 
-_ACTION_SIDE = frozenset({"malignant", "premalignant"})
-_NO_ACTION_SIDE = frozenset({"benign", "non_neoplastic"})
+_PARENT_CATEGORY = {"close": "parent_close", "coarse": "parent_coarse", "broad": "parent_broad"}
+
+# Separators that always join alternatives ("psoriasis or eczema", "tinea vs eczema") and ones that
+# also occur inside real names ("SJS/TEN", "hand, foot and mouth disease"): the second kind splits
+# only a name the ontology does not know whole, and only into parts that are different conditions.
+_ALTERNATIVE_RE = re.compile(r"\s+(?:or|and/or|vs\.?|versus)\s+", re.IGNORECASE)
+_LIST_SPLIT_RE = re.compile(r"\s+(?:or|and/or|vs\.?|versus|and|with|plus)\s+|\s*[/;|,+&]\s*", re.IGNORECASE)
 
 # Replies that are not a diagnosis at all. Compared after normalize_name.
 _NON_ANSWERS = frozenset(
@@ -152,21 +171,39 @@ def _invalid_reason(prediction: str) -> str | None:
     return None
 
 
-def _safety_crossing(ref: "Condition", pred: "Condition") -> str | None:
-    """A sentence naming the crossed boundary, or None."""
-    if ref.neoplastic is not None and pred.neoplastic is not None:
-        if (ref.neoplastic in _ACTION_SIDE and pred.neoplastic in _NO_ACTION_SIDE) or (
-            ref.neoplastic in _NO_ACTION_SIDE and pred.neoplastic in _ACTION_SIDE
-        ):
-            return (
-                f"crosses the malignancy boundary: {ref.name} is {ref.neoplastic.replace('_', '-')}, "
-                f"{pred.name} is {pred.neoplastic.replace('_', '-')}"
-            )
-    if ref.infectious is not None and pred.infectious is not None and ref.infectious != pred.infectious:
-        def kind(c: "Condition") -> str:
-            return f"infectious ({c.agent})" if c.infectious and c.agent else ("infectious" if c.infectious else "non-infectious")
+def _kind(cond: "Condition") -> str:
+    if cond.infectious and cond.agent:
+        return f"infectious ({cond.agent})"
+    return "infectious" if cond.infectious else "non-infectious"
 
-        return f"crosses the infection boundary: {ref.name} is {kind(ref)}, {pred.name} is {kind(pred)}"
+
+def _safety_crossing(ontology: "Ontology", ref: "Condition", pred: "Condition") -> str | None:
+    """A sentence naming the crossed boundary, or None (sides computed over each subtree)."""
+    ref_neo, pred_neo = ontology.neo_side(ref.id), ontology.neo_side(pred.id)
+    if ref_neo is not None and pred_neo is not None and ref_neo != pred_neo:
+        def neo(c: "Condition", side: str) -> str:
+            if c.neoplastic is not None:
+                return c.neoplastic.replace("_", "-")
+            return "on the malignant / premalignant side" if side == "action" else "benign or non-neoplastic"
+
+        return (f"crosses the malignancy boundary: {ref.name} is {neo(ref, ref_neo)}, "
+                f"{pred.name} is {neo(pred, pred_neo)}")
+    ref_inf, pred_inf = ontology.infectious_side(ref.id), ontology.infectious_side(pred.id)
+    if ref_inf is not None and pred_inf is not None and ref_inf != pred_inf:
+        return f"crosses the infection boundary: {ref.name} is {_kind(ref)}, {pred.name} is {_kind(pred)}"
+    return None
+
+
+def _unsafe_umbrella(ontology: "Ontology", ref: "Condition", pred: "Condition") -> str | None:
+    """Why ancestor ``pred`` may not be credited for ``ref``: it spans a boundary ``ref`` is on the
+    dangerous side of; None when it may."""
+    spans_neo, spans_inf = ontology.spans(pred.id)
+    if spans_neo and ontology.neo_side(ref.id) == "action":
+        return (f"{pred.name} spans benign and malignant conditions, so it is never credited for "
+                f"{ref.name}, which needs oncological action")
+    if spans_inf and ontology.infectious_side(ref.id) is True:
+        return (f"{pred.name} spans infectious and non-infectious conditions, so it is never credited "
+                f"for {ref.name}, an infection")
     return None
 
 
@@ -216,6 +253,8 @@ _SYSTEM_PROMPT = (
     "- Check safety_critical before sibling and unrelated. Premalignant lesions (e.g. actinic "
     "keratosis) count on the malignant side: calling one benign is safety_critical.\n"
     "- Misspellings and spelling variants of the reference are exact.\n"
+    "- A parent category that also contains conditions on the other side of a safety boundary (e.g. "
+    "'vascular tumour' for a sarcoma) is parent_broad.\n"
     "- A made-up or non-existent disease name is invalid.\n"
     "- Grade every prediction independently, each exactly once, and keep its text unchanged in "
     "\"name\".\n\n"
@@ -234,7 +273,7 @@ def _describe_reference(reference: str, cond: "Condition | None", ontology: "Ont
         parents = ontology.parents(cond.id)
         if parents:
             lines.append(
-                "Parents: " + ", ".join(p.name + (" [too broad]" if p.too_broad else "") for p in parents)
+                "Parents: " + ", ".join(p.name + (" [too broad]" if p.credit == "broad" else "") for p in parents)
             )
         children = ontology.children(cond.id)
         if children:
@@ -323,6 +362,7 @@ class ClinicalJudge:
         self._ancestors = lru_cache(maxsize=16_384)(ontology.ancestors)
         self._descendants = lru_cache(maxsize=16_384)(ontology.descendants)
         self._family = lru_cache(maxsize=16_384)(self._family_uncached)
+        self._several = lru_cache(maxsize=65_536)(self._several_conditions)
 
     # -- ontology ---------------------------------------------------------------------------------
 
@@ -344,38 +384,58 @@ class ClinicalJudge:
                 family[ancestor_id] = distance
         return family
 
+    def _several_conditions(self, prediction: str) -> str | None:
+        """Why ``prediction`` names more than one condition, or None (called only for a name that
+        does not resolve whole)."""
+        parts = [p.strip(" .()[]") for p in _LIST_SPLIT_RE.split(prediction)]
+        parts = [p for p in parts if p]
+        if len(parts) < 2:
+            return None
+        resolved = [self.resolve(p) for p in parts]
+        distinct = {c.id: c for c in resolved if c is not None}
+        if len(distinct) >= 2:
+            names = ", ".join(c.name for c in distinct.values())
+            return f"the entry names {len(distinct)} conditions ({names}); one condition per entry is credited"
+        if _ALTERNATIVE_RE.search(prediction):
+            return "the entry offers alternatives; one condition per entry is credited"
+        return None
+
     def judge_offline(self, reference: str, prediction: str) -> Verdict | None:
         """The ontology's verdict, or None when the ontology cannot decide (a name does not resolve)."""
         reason = _invalid_reason(prediction)
         if reason is not None:
             return _verdict(prediction if isinstance(prediction, str) else "", "invalid", reason, "ontology")
-        ref = self.resolve(reference)
-        if ref is None:
-            return None
         pred = self.resolve(prediction)
         if pred is None:
+            several = self._several(prediction)
+            if several is not None:
+                return _verdict(prediction, "invalid", several, "ontology")
+            return None
+        ref = self.resolve(reference)
+        if ref is None:
             return None
         return self._relate(prediction, ref, pred)
 
     def _relate(self, prediction: str, ref: "Condition", pred: "Condition") -> Verdict:
         if pred.id == ref.id:
             return _verdict(prediction, "exact", f"same condition as the reference: {ref.name}", "ontology")
+        crossing = _safety_crossing(self.ontology, ref, pred)
+        if crossing is not None:
+            return _verdict(prediction, "safety_critical", crossing, "ontology")
         if pred.id in self._descendants(ref.id):
             return _verdict(prediction, "subclass", f"{pred.name} is a subtype of {ref.name}", "ontology")
         distance = self._ancestors(ref.id).get(pred.id)
         if distance is not None:
-            if pred.too_broad:
-                category, why = "parent_broad", f"{pred.name} is a parent of {ref.name} too broad to guide management"
-            elif distance == 1:
-                category, why = "parent_close", f"{pred.name} is the direct parent category of {ref.name}"
-            elif distance == 2:
-                category, why = "parent_coarse", f"{pred.name} is a coarser ancestor of {ref.name} (2 levels up)"
-            else:
-                category, why = "parent_broad", f"{pred.name} is {distance} levels above {ref.name}"
-            return _verdict(prediction, category, why, "ontology")
-        crossing = _safety_crossing(ref, pred)
-        if crossing is not None:
-            return _verdict(prediction, "safety_critical", crossing, "ontology")
+            unsafe = _unsafe_umbrella(self.ontology, ref, pred)
+            if unsafe is not None:
+                return _verdict(prediction, "parent_broad", unsafe, "ontology")
+            credit = pred.credit or "broad"
+            why = {
+                "close": f"{pred.name} is the same disease as {ref.name} at a coarser grain: treatment is consistent",
+                "coarse": f"{pred.name} is a group of {ref.name} that sets the right work-up and treatment direction",
+                "broad": f"{pred.name} is a parent of {ref.name} too broad to guide management",
+            }[credit]
+            return _verdict(prediction, _PARENT_CATEGORY[credit], why, "ontology")
         ref_family, pred_family = self._family(ref.id), self._family(pred.id)
         shared = ref_family.keys() & pred_family.keys()
         if shared:

@@ -7,21 +7,20 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.utils import timezone
 from PIL import Image
 
 from evaluation.models import EvalItem, EvalRun
-from evaluation.services import fail_run, progress_bar, store_answer
+from evaluation.services import mark_working, note_failures, progress_bar, store_answer
 
 MAX_NEW_TOKENS = 1024
 
 
 def infer_pending_local(run_id: int, *, vlm: Any = None, max_new_tokens: int = MAX_NEW_TOKENS,
                         progress: bool = False) -> int:
-    """Generate an answer for every item of ``run`` without one; returns how many failed."""
+    """Generate an answer for every item of ``run`` without one; returns how many failed (the answers
+    that arrived are judged next; ``finish_run`` decides the end state)."""
     run = EvalRun.objects.get(id=run_id)
-    EvalRun.objects.filter(id=run.id).update(status=EvalRun.Status.INFERRING,
-                                             started_at=run.started_at or timezone.now())
+    mark_working(run, EvalRun.Status.INFERRING)
     todo = list(EvalItem.objects.filter(run=run, inferred=False).select_related("sample"))
     if not todo:
         return 0
@@ -49,7 +48,8 @@ def infer_pending_local(run_id: int, *, vlm: Any = None, max_new_tokens: int = M
     if bar is not None:
         bar.close()
     if failures:
-        fail_run(run, f"{failures} of {total} local generations failed (see the items); resume the run to retry them")
+        note_failures(run, f"{failures} of {total} local generations failed (see the items); judging the answers "
+                           "that arrived")
     return failures
 
 

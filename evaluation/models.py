@@ -2,8 +2,9 @@
 repeat, dermatologists' overrules, reward-validation entries and attention analyses.
 
 Machine output and human decisions are kept apart (as Label Studio keeps predictions apart from
-annotations): ``Judgement`` rows are never edited by people; an ``Overrule`` sits beside them and
-wins when metrics are computed.
+annotations): ``Judgement`` rows are never edited by people; ``Overrule`` rows sit beside them and
+the standing one wins when metrics are computed. Overrules are an append-only log: a verdict and
+its withdrawal are both new rows, so the item page can show who said what, when.
 """
 
 from __future__ import annotations
@@ -28,7 +29,11 @@ class EvalRun(models.Model):
         INFERRING = "inferring", "inferring"
         JUDGING = "judging", "judging"
         DONE = "done", "done"
+        PARTIALLY_FAILED = "partially_failed", "partially failed"
         FAILED = "failed", "failed"
+
+    # A worker may still be on these: the reaper watches them, resume refuses while they progress.
+    ACTIVE_STATUSES = (Status.PENDING, Status.INFERRING, Status.JUDGING)
 
     name = models.CharField(max_length=200)
     model_name = models.CharField(max_length=200, help_text="How the model is named in the leaderboard.")
@@ -59,19 +64,34 @@ class EvalRun(models.Model):
     judge_prompt_tokens = models.PositiveBigIntegerField(default=0)
     judge_completion_tokens = models.PositiveBigIntegerField(default=0)
 
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    fresh_answers = models.BooleanField(
+        default=False, help_text="Bypass the LLM response cache: ask the model under test again for every "
+        "sample (a resumed run still reuses the answers it already paid for).")
+
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     error = models.TextField(blank=True)
     metrics = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the run was last handed to the task queue (tried, even if the "
+        "broker was down); empty for runs driven from the command line, which the reaper leaves alone.")
+    worker = models.CharField(max_length=200, blank=True, help_text="The worker process working on the run "
+                              "now (hostname:pid); empty between tasks. Its heartbeat tells a slow run from a lost one.")
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.model_name} on {self.test_set})"
+
+    @property
+    def cache_salt(self) -> str:
+        """The model calls' cache salt: shared across runs, unless the run asks for fresh answers; then
+        unique to this run, so a redelivered task of the same run still hits what it paid for."""
+        return f"eval-run={self.id}" if self.fresh_answers else ""
 
 
 class EvalItem(models.Model):
@@ -91,6 +111,7 @@ class EvalItem(models.Model):
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
     inference_error = models.TextField(blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True, help_text="When the model's answer was stored.")
 
     class Meta:
         ordering = ["run", "position", "id"]
@@ -114,21 +135,56 @@ class Judgement(models.Model):
         constraints = [models.UniqueConstraint(fields=["item", "repeat"], name="judgement_unique_repeat")]
 
 
+class OverruleQuerySet(models.QuerySet):
+    """Overrules are an append-only log: rows are added, never changed or removed one by one (deleting
+    a whole run still cascades, through the base manager)."""
+
+    def update(self, **kwargs):  # noqa: ANN003, ANN201 - QuerySet signature
+        raise TypeError("overrules are append-only: append a new row (a withdrawal is a row too)")
+
+    def delete(self):  # noqa: ANN201
+        raise TypeError("overrules are append-only: withdraw a verdict by appending a withdrawal")
+
+
 class Overrule(models.Model):
-    """A dermatologist's category for the prediction at ``rank``; wins over every judge repeat."""
+    """One dermatologist's action on the prediction at ``rank``: a category, or a withdrawal of their
+    own earlier verdict (``withdrawn``, empty category). Never updated or deleted.
+
+    Per (item, rank, dermatologist) the latest action is that dermatologist's standing verdict (none
+    if it is a withdrawal); per (item, rank) the latest standing verdict of any dermatologist wins
+    over every judge repeat (see ``evaluation.selectors.standing_overrules``).
+    """
 
     item = models.ForeignKey(EvalItem, on_delete=models.CASCADE, related_name="overrules")
     rank = models.PositiveSmallIntegerField(help_text="1-based position in the prediction list.")
-    category = models.CharField(max_length=20, choices=CATEGORY_CHOICES)
-    judge_category = models.CharField(max_length=20, help_text="The judge's majority category when overruled.")
+    category = models.CharField(max_length=20, choices=CATEGORY_CHOICES, blank=True,
+                                help_text="Empty for a withdrawal.")
+    withdrawn = models.BooleanField(default=False, help_text="This row withdraws the author's earlier verdict.")
+    judge_category = models.CharField(max_length=20, blank=True,
+                                      help_text="The judge's majority category at the time of this action.")
     note = models.TextField(blank=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OverruleQuerySet.as_manager()
 
     class Meta:
-        ordering = ["item", "rank"]
-        constraints = [models.UniqueConstraint(fields=["item", "rank"], name="overrule_unique_rank")]
+        ordering = ["item", "rank", "created_at", "id"]
+        indexes = [models.Index(fields=["item", "rank", "user", "created_at"], name="overrule_author_latest")]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(withdrawn=True, category="") | (models.Q(withdrawn=False) & ~models.Q(category=""))),
+                name="overrule_category_or_withdrawal",
+            ),
+        ]
+
+    def save(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        if self.pk is not None and not self._state.adding:
+            raise TypeError("overrules are append-only: append a new row instead of changing this one")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+        raise TypeError("overrules are append-only: withdraw a verdict by appending a withdrawal")
 
 
 class RewardValidation(models.Model):

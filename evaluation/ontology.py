@@ -17,6 +17,7 @@ import difflib
 import json
 import os
 import re
+import threading
 import unicodedata
 from collections import deque
 from dataclasses import dataclass
@@ -24,8 +25,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterator, Mapping
 
-NEOPLASTIC = ("malignant", "premalignant", "benign", "non_neoplastic")
+NEOPLASTIC = ("malignant", "premalignant", "indeterminate", "benign", "non_neoplastic")
 AGENTS = ("bacterial", "viral", "fungal", "parasitic")
+# The clinically relevant question on the neoplastic axis is "does this lesion need oncological
+# action (excision, biopsy, field treatment, surveillance)?": these values are on the action side.
+# ``indeterminate`` covers lesions of uncertain malignant potential (atypical Spitz tumour, MELTUMP,
+# kaposiform haemangioendothelioma) that are managed like low-grade malignancies.
+ACTION_SIDE = frozenset({"malignant", "premalignant", "indeterminate"})
+NO_ACTION_SIDE = frozenset({"benign", "non_neoplastic"})
+# What predicting an internal node earns for a reference below it (see evaluation/judge.py):
+# ``close`` -> parent_close, ``coarse`` -> parent_coarse (both correct), ``broad`` -> parent_broad.
+PARENT_CREDITS = ("close", "coarse", "broad")
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "ontology.json"
 
@@ -39,7 +49,18 @@ _LOOKUP_CACHE_LIMIT = 200_000
 
 _ID_RE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
 _CONDITION_KEYS = ("id", "name", "synonyms", "parents", "neoplastic", "infectious", "agent",
-                   "too_broad", "note")
+                   "too_broad", "parent_credit", "note")
+
+# Tokens that change what a name means for safety.  The fuzzy matcher never accepts a candidate
+# whose set of these differs from the query's ("liposarcoma" is not a typo of "lipoma",
+# "melanoma in situ" is not "melanoma").  Matched as whole tokens and as suffixes of compound
+# tokens (hidradeno*carcinoma*, fibro*sarcoma*).
+_MALIGNANCY_MARKERS = ("sarcoma", "carcinoma", "melanoma", "lymphoma", "leukemia", "leukaemia",
+                       "blastoma", "malignant", "malignancy", "metastatic", "metastasis", "situ",
+                       "invasive", "atypical", "cancer")
+# Below this a fuzzy candidate's words do not look like typos of the query's words ("acral" vs
+# "labial", "large" vs "clear"): the candidate names a different thing.
+_TOKEN_TYPO_RATIO = 0.75
 
 
 @dataclass(frozen=True)
@@ -52,6 +73,16 @@ class Condition:
     infectious: bool | None
     agent: str | None
     too_broad: bool
+    # Curated credit for predicting this node for one of its descendants: "close" | "coarse" |
+    # "broad"; None on leaves.  A too_broad node without one is "broad".
+    parent_credit: str | None = None
+
+    @property
+    def credit(self) -> str | None:
+        """The effective parent credit (a too_broad umbrella is always "broad")."""
+        if self.too_broad:
+            return "broad"
+        return self.parent_credit
 
 
 @dataclass(frozen=True)
@@ -183,6 +214,48 @@ def _core_key(normalized: str) -> str:
 
 _ABBREVIATION_PLURAL = re.compile(r"^[A-Z][A-Z0-9]+s$")
 _PARENTHESES = re.compile(r"\(([^()]*)\)|\[([^\[\]]*)\]")
+# "Eczema, NOS", "Melanoma not otherwise specified": the qualifier says nothing more specific.
+_NOS_SUFFIX = re.compile(r"[\s,;-]*\b(?:NOS|not otherwise specified|unspecified|not specified)\.?\s*$",
+                         re.IGNORECASE)
+# SCIN's "CD - Contact dermatitis": an abbreviation, a dash, then the name.
+_CODE_PREFIX = re.compile(r"^\s*[A-Za-z0-9/]{1,8}\s+[-\u2013\u2014]\s+(.+)$")
+
+
+def _malignancy_markers(key: str) -> frozenset[str]:
+    return frozenset(m for token in key.split() for m in _MALIGNANCY_MARKERS
+                     if token == m or token.endswith(m))
+
+
+def _words_look_like_typos(query: str, candidate: str) -> bool:
+    """True when every word of each side has a close counterpart on the other.
+
+    The whole-string ratio lets one different word through when the rest is long ("acral
+    melanotic macule" scores 0.87 against "labial melanotic macule"); a typo changes letters
+    inside words, it does not swap a word for another.
+    """
+    q = [t for t in query.split() if t not in _GENERIC_WORDS]
+    c = [t for t in candidate.split() if t not in _GENERIC_WORDS]
+    if not q or not c:
+        return False
+
+    def covered(words: list[str], others: list[str]) -> bool:
+        for word in words:
+            if word in others:
+                continue
+            if max(difflib.SequenceMatcher(None, word, o, autojunk=False).ratio() for o in others) < _TOKEN_TYPO_RATIO:
+                return False
+        return True
+
+    return covered(q, c) and covered(c, q)
+
+
+def fuzzy_compatible(query: str, candidate: str) -> bool:
+    """May the fuzzy matcher read normalized ``query`` as a misspelling of ``candidate``?
+
+    Never across a malignancy-changing token (sarcoma, carcinoma, melanoma, malignant, in situ,
+    metastatic ...), and only when the words pair up as typos.
+    """
+    return _malignancy_markers(query) == _malignancy_markers(candidate) and _words_look_like_typos(query, candidate)
 
 
 def _discount(ratio: float, query: str, key: str) -> float:
@@ -223,7 +296,9 @@ class Ontology:
 
     def __init__(self, conditions: list[Condition], *, f17k_labels: Mapping[str, str] | None = None,
                  flag_disagreements: list[dict] | None = None, notes: Mapping[str, str] | None = None,
-                 meta: Mapping | None = None) -> None:
+                 meta: Mapping | None = None,
+                 label_layers: Mapping[str, Mapping[str, str]] | None = None,
+                 layer_flag_disagreements: list[dict] | None = None) -> None:
         self._by_id: dict[str, Condition] = {}
         for cond in conditions:
             if cond.id in self._by_id:
@@ -231,7 +306,11 @@ class Ontology:
             _check_flags(cond)
             self._by_id[cond.id] = cond
         self.f17k_labels: dict[str, str] = dict(f17k_labels or {})
+        # Benchmark-label layers: dataset name -> {label as the dataset writes it -> node id}.
+        self.label_layers: dict[str, dict[str, str]] = {
+            layer: dict(labels) for layer, labels in (label_layers or {}).items()}
         self.flag_disagreements: tuple[dict, ...] = tuple(flag_disagreements or ())
+        self.layer_flag_disagreements: tuple[dict, ...] = tuple(layer_flag_disagreements or ())
         self.meta: dict = dict(meta or {})
         self._notes: dict[str, str] = dict(notes or {})
         self._validate_graph()
@@ -243,6 +322,7 @@ class Ontology:
         self._children = {cid: tuple(self._by_id[k] for k in kids) for cid, kids in children.items()}
         self._ancestors: dict[str, dict[str, int]] = {}
         self._descendants: dict[str, dict[str, int]] = {}
+        self._compute_sides()
         self._build_name_index()
         self._validate_side_tables()
         self._lookup_cache: dict[str, Match] = {}
@@ -266,7 +346,8 @@ class Ontology:
                 notes[cond.id] = note
         return cls(conditions, f17k_labels=data.get("f17k_labels", {}),
                    flag_disagreements=data.get("flag_disagreements", []), notes=notes,
-                   meta=data.get("meta", {}))
+                   meta=data.get("meta", {}), label_layers=data.get("label_layers", {}),
+                   layer_flag_disagreements=data.get("layer_flag_disagreements", []))
 
     def _validate_graph(self) -> None:
         for cond in self._by_id.values():
@@ -297,6 +378,78 @@ class Ontology:
                     state[nxt] = 1
                     path.append(nxt)
                     stack.append((nxt, iter(self._by_id[nxt].parents)))
+
+    def _compute_sides(self) -> None:
+        """Which side of each safety boundary every node's subtree lies on.
+
+        ``neo_side``: "action" (malignant / premalignant / indeterminate), "no_action" (benign /
+        non-neoplastic) or None.  ``infectious_side``: True, False or None.  A node with a definite
+        flag is on that side, and every definite flag below it must agree (a flagged group is
+        uniform: nothing under "skin cancer" is benign); a node whose flag is None takes the side
+        its subtree agrees on (e.g. the AKIEC union of actinic keratosis and Bowen disease is on
+        the action side) or none.  ``spans`` records subtrees holding both sides of a boundary
+        ("vascular tumour": angioma and angiosarcoma), which the judge never credits for a
+        reference on the dangerous side.
+        """
+        def neo(value: str | None) -> str | None:
+            if value is None:
+                return None
+            return "action" if value in ACTION_SIDE else "no_action"
+
+        self._neo_side: dict[str, str | None] = {}
+        self._inf_side: dict[str, bool | None] = {}
+        self._spans: dict[str, tuple[bool, bool]] = {}
+        subtree: dict[str, tuple[frozenset, frozenset]] = {}
+
+        def visit(cid: str) -> tuple[frozenset, frozenset]:
+            # Iterative post-order would be longer; the DAG is shallow (depth < 15), so recursion is safe.
+            cached = subtree.get(cid)
+            if cached is not None:
+                return cached
+            cond = self._by_id[cid]
+            neo_sides = {neo(cond.neoplastic)} - {None}
+            inf_sides = {cond.infectious} - {None}
+            for child in self._children[cid]:
+                kid_neo, kid_inf = visit(child.id)
+                neo_sides |= kid_neo
+                inf_sides |= kid_inf
+            subtree[cid] = (frozenset(neo_sides), frozenset(inf_sides))
+            return subtree[cid]
+
+        for cid, cond in self._by_id.items():
+            neo_sides, inf_sides = visit(cid)
+            own_neo = neo(cond.neoplastic)
+            if own_neo is not None and neo_sides != {own_neo}:
+                below = [d for d in self.descendants(cid) if neo(self._by_id[d].neoplastic) not in (None, own_neo)]
+                raise ValueError(f"condition {cid!r} is {cond.neoplastic} but has descendants on the other side "
+                                 f"of the malignancy boundary: {', '.join(sorted(below)[:5])}; give it "
+                                 "neoplastic null (mixed) or move them")
+            if cond.infectious is not None and inf_sides != {cond.infectious}:
+                below = [d for d in self.descendants(cid) if self._by_id[d].infectious not in (None, cond.infectious)]
+                raise ValueError(f"condition {cid!r} is infectious={cond.infectious} but has descendants on the "
+                                 f"other side: {', '.join(sorted(below)[:5])}; give it infectious null or move them")
+            self._neo_side[cid] = own_neo if own_neo is not None else (
+                next(iter(neo_sides)) if len(neo_sides) == 1 else None)
+            self._inf_side[cid] = cond.infectious if cond.infectious is not None else (
+                next(iter(inf_sides)) if len(inf_sides) == 1 else None)
+            self._spans[cid] = (len(neo_sides) > 1, len(inf_sides) > 1)
+            if self._children[cid] and cond.credit is None:
+                raise ValueError(f"condition {cid!r} has subtypes but no parent_credit (close, coarse or broad): "
+                                 "say whether predicting it for a subtype is clinically actionable")
+            if not self._children[cid] and cond.parent_credit is not None:
+                raise ValueError(f"condition {cid!r} has no subtypes, so parent_credit must be null")
+
+    def neo_side(self, condition_id: str) -> str | None:
+        """"action", "no_action" or None (mixed / unspecified) for the malignancy boundary."""
+        return self._neo_side[condition_id]
+
+    def infectious_side(self, condition_id: str) -> bool | None:
+        """True / False, or None (mixed / unspecified) for the infection boundary."""
+        return self._inf_side[condition_id]
+
+    def spans(self, condition_id: str) -> tuple[bool, bool]:
+        """(spans the malignancy boundary, spans the infection boundary) for this subtree."""
+        return self._spans[condition_id]
 
     def _build_name_index(self) -> None:
         # exact: casefolded raw strings; normalized: normalize(); bag: word-order free;
@@ -337,6 +490,11 @@ class Ontology:
             if cid not in self._by_id:
                 raise ValueError(f"f17k label {label!r} maps to unknown condition id {cid!r}")
             add(label, cid, "F17k label")
+        for layer, labels in self.label_layers.items():
+            for label, cid in labels.items():
+                if cid not in self._by_id:
+                    raise ValueError(f"{layer} label {label!r} maps to unknown condition id {cid!r}")
+                add(label, cid, f"{layer} label")
         self._bag = {k: v for k, v in bag.items() if v is not None}
         self._core = {k: v for k, v in core.items() if v is not None}
 
@@ -352,6 +510,18 @@ class Ontology:
                     f"{item.get('ontology_neoplastic')!r} but {cond.id!r} is {cond.neoplastic!r}")
             if not str(item.get("reason", "")).strip():
                 raise ValueError(f"flag disagreement for {label!r} has no reason")
+        for item in self.layer_flag_disagreements:
+            layer, label = item.get("layer"), item.get("label")
+            labels = self.label_layers.get(layer, {})
+            if label not in labels:
+                raise ValueError(f"flag disagreement for {layer} label {label!r}: not a label of that layer")
+            cond = self._by_id[labels[label]]
+            if item.get("ontology_neoplastic") != cond.neoplastic:
+                raise ValueError(
+                    f"flag disagreement for {layer} label {label!r} says ontology_neoplastic="
+                    f"{item.get('ontology_neoplastic')!r} but {cond.id!r} is {cond.neoplastic!r}")
+            if not str(item.get("reason", "")).strip():
+                raise ValueError(f"flag disagreement for {layer} label {label!r} has no reason")
 
     # ---- graph access ----------------------------------------------------------------------
 
@@ -456,6 +626,12 @@ class Ontology:
         ("Basal cell carcinoma (BCC)", "Shingles (herpes zoster)")."""
         variants = [name]
         stripped = name.strip()
+        nos = _NOS_SUFFIX.sub("", stripped)
+        if nos and nos != stripped:
+            variants.append(nos)  # "Eczema, NOS"
+        coded = _CODE_PREFIX.match(stripped)
+        if coded:
+            variants.append(coded.group(1))  # "CD - Contact dermatitis"
         if _ABBREVIATION_PLURAL.match(stripped):
             variants.append(stripped[:-1])  # "AKs", "BCCs"
         if _PARENTHESES.search(name):
@@ -509,7 +685,7 @@ class Ontology:
             score = _discount(forward.ratio(), key, cand)
             if bag_query != key or " " in cand:
                 score = max(score, _similarity(bag_query, bag_key(cand)))
-            if score > best_score:
+            if score > best_score and score >= FUZZY_FLOOR and fuzzy_compatible(key, cand):
                 best_score, best_key = score, cand
         if best_key is None or best_score < FUZZY_FLOOR:
             return Match(name, None, "unknown", 0.0)
@@ -544,6 +720,10 @@ def _check_flags(cond: Condition) -> None:
         raise ValueError(f"{where}: agent {cond.agent!r} needs infectious=True and one of {AGENTS}")
     if not isinstance(cond.too_broad, bool):
         raise ValueError(f"{where}: too_broad must be a bool")
+    if cond.parent_credit is not None and cond.parent_credit not in PARENT_CREDITS:
+        raise ValueError(f"{where}: parent_credit must be one of {PARENT_CREDITS} or None")
+    if cond.too_broad and cond.parent_credit not in (None, "broad"):
+        raise ValueError(f"{where}: a too_broad umbrella cannot earn {cond.parent_credit!r} parent credit")
 
 
 def _condition_from_json(entry: object, index: int) -> tuple[Condition, str]:
@@ -580,15 +760,28 @@ def _condition_from_json(entry: object, index: int) -> tuple[Condition, str]:
     too_broad = entry.get("too_broad", False)
     if not isinstance(too_broad, bool):
         raise ValueError(f"{where}: too_broad must be true or false")
+    parent_credit = entry.get("parent_credit")
+    if parent_credit is not None and parent_credit not in PARENT_CREDITS:
+        raise ValueError(f"{where}: parent_credit must be one of {PARENT_CREDITS} or null, got {parent_credit!r}")
     note = entry.get("note", "")
     if not isinstance(note, str):
         raise ValueError(f"{where}: note must be a string")
     cond = Condition(id=cid, name=name.strip(), synonyms=tuple(synonyms), parents=tuple(parents),
-                     neoplastic=neoplastic, infectious=infectious, agent=agent, too_broad=too_broad)
+                     neoplastic=neoplastic, infectious=infectious, agent=agent, too_broad=too_broad,
+                     parent_credit=parent_credit)
     return cond, note
 
 
-@lru_cache(maxsize=1)
+_default_lock = threading.Lock()
+_default: Ontology | None = None
+
+
 def default_ontology() -> Ontology:
-    """The bundled ontology, loaded once per process."""
-    return Ontology.load()
+    """The bundled ontology, loaded once per process. Locked: a worker's threads all reach for it with
+    their first job, and an unlocked cache would have each of them load it (seconds of CPU at start)."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Ontology.load()
+    return _default

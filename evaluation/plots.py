@@ -1,9 +1,15 @@
-"""Report plots as SVG bytes (matplotlib, Agg backend). Pure: plain data in, bytes out."""
+"""Report plots as SVG bytes (matplotlib, Agg backend). Pure: plain data in, bytes out.
+
+Every label here may be a name a user typed (a model, a run, an analysis), so matplotlib's mathtext
+is off for every plot: with it, "$" in a name starts a formula and an unbalanced one is a server
+error ("ValueError: ... unmatched $").
+"""
 
 from __future__ import annotations
 
+import functools
 import io
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence, TypeVar
 
 import matplotlib
 
@@ -28,6 +34,20 @@ CATEGORY_COLOURS: dict[str, str] = {
 }
 
 
+_F = TypeVar("_F", bound=Callable[..., bytes])
+
+
+def _plain_text(plot: _F) -> _F:
+    """Run ``plot`` with mathtext off (``text.parse_math``): labels are shown as typed."""
+
+    @functools.wraps(plot)
+    def wrapper(*args, **kwargs) -> bytes:  # noqa: ANN002, ANN003
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return plot(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 def _svg(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="svg", bbox_inches="tight")
@@ -35,12 +55,18 @@ def _svg(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def topk_curves(series: Sequence[tuple[str, Sequence[float]]], title: str = "Top-k accuracy") -> bytes:
-    """One line per run: Top-1..Top-K accuracy in percent."""
+@_plain_text
+def topk_curves(series: Sequence[tuple[str, Sequence[float]]], title: str = "Top-k accuracy",
+                baselines: Sequence[tuple[str, Sequence[float]]] = ()) -> bytes:
+    """One line per run: Top-1..Top-K accuracy in percent; ``baselines`` (image-blind lists) dashed."""
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for label, values in series:
         ks = list(range(1, len(values) + 1))
         ax.plot(ks, [100 * v for v in values], marker="o", label=label)
+    for (label, values), colour in zip(baselines, ("#7a8699", "#b42318", "#475467")):
+        ks = list(range(1, len(values) + 1))
+        ax.plot(ks, [100 * v for v in values], linestyle="--", marker=".", color=colour, label=label)
+    series = [*series, *baselines]
     ax.set_xlabel("k")
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)
@@ -51,6 +77,7 @@ def topk_curves(series: Sequence[tuple[str, Sequence[float]]], title: str = "Top
     return _svg(fig)
 
 
+@_plain_text
 def category_bars(shares: Sequence[Mapping[str, float]], title: str = "Judge categories by rank") -> bytes:
     """Stacked bars: for each rank, the share of each judge category (plus missing slots)."""
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
@@ -66,10 +93,12 @@ def category_bars(shares: Sequence[Mapping[str, float]], title: str = "Judge cat
     ax.set_ylabel("share (%)")
     ax.set_xticks(ranks)
     ax.set_title(title)
-    ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
+    if ax.get_legend_handles_labels()[0]:  # no judged prediction yet: no bars, no legend
+        ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
     return _svg(fig)
 
 
+@_plain_text
 def skin_type_bars(groups: Mapping[str, Mapping], k_shown: Sequence[int] = (1, 3, 6)) -> bytes:
     """Grouped bars: Top-k accuracy per Fitzpatrick group for a few k."""
     fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -90,6 +119,7 @@ def skin_type_bars(groups: Mapping[str, Mapping], k_shown: Sequence[int] = (1, 3
     return _svg(fig)
 
 
+@_plain_text
 def reward_scatter(points: Sequence[tuple[str, float, float]], pearson: float | None, spearman: float | None) -> bytes:
     """Table 1 as a scatter: mean caption reward (x) against caption-only accuracy (y), one dot per model."""
     fig, ax = plt.subplots(figsize=(5.5, 4))
@@ -104,6 +134,7 @@ def reward_scatter(points: Sequence[tuple[str, float, float]], pearson: float | 
     return _svg(fig)
 
 
+@_plain_text
 def attention_histograms(series: Sequence[tuple[str, Sequence[float]]], bin_labels: Sequence[str]) -> bytes:
     """Side-by-side bars of the attention-weight histograms (shares per bin) of several models."""
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
@@ -114,5 +145,6 @@ def attention_histograms(series: Sequence[tuple[str, Sequence[float]]], bin_labe
     ax.set_xticklabels(bin_labels, fontsize=8)
     ax.set_xlabel("attention weight")
     ax.set_ylabel("share of image tokens (%)")
-    ax.legend(fontsize=8)
+    if series:
+        ax.legend(fontsize=8)
     return _svg(fig)

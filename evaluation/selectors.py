@@ -3,16 +3,63 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Any
+from datetime import datetime
+from typing import Any, Iterable
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, Greatest
 
+from evaluation import baselines as baselines_core
 from evaluation.metrics import SampleResult
 from evaluation.models import EvalItem, EvalRun, Judgement, Overrule, RewardValidation
 
 
 def _effective(categories: list[str], overrules: dict[int, str]) -> tuple[str, ...]:
     return tuple(overrules.get(rank, cat) for rank, cat in enumerate(categories, start=1))
+
+
+# --------------------------------------------------------------------------------------------------
+# Overrules: an append-only log read as "standing" verdicts
+
+
+def _standing(rows: Iterable[Overrule]) -> list[Overrule]:
+    """Each author's standing verdict per (item, rank): their latest action, unless it is a withdrawal.
+
+    ``rows`` must come in log order (``created_at``, then ``id``); a later action replaces an earlier
+    one of the same author, so an author who withdrew has no standing verdict there.
+    """
+    latest: dict[tuple[int, int, int | None], Overrule] = {}
+    for row in rows:
+        latest[(row.item_id, row.rank, row.user_id)] = row
+    return [row for row in latest.values() if not row.withdrawn]
+
+
+def standing_overrules(run: EvalRun) -> list[Overrule]:
+    """Every dermatologist's standing verdict on ``run`` (at most one per author and (item, rank))."""
+    return _standing(Overrule.objects.filter(item__run=run).order_by("created_at", "id"))
+
+
+def winning_overrules(standing: Iterable[Overrule]) -> dict[tuple[int, int], Overrule]:
+    """The verdict that counts per (item, rank): the latest standing verdict of any dermatologist.
+
+    "Latest" is the log order (``created_at``, then ``id``). When the author of the winning verdict
+    withdraws it, the next latest standing verdict (another dermatologist's) counts again, and with
+    none left the judge's categories count.
+    """
+    winners: dict[tuple[int, int], Overrule] = {}
+    for row in standing:
+        key = (row.item_id, row.rank)
+        best = winners.get(key)
+        if best is None or (row.created_at, row.id) > (best.created_at, best.id):
+            winners[key] = row
+    return winners
+
+
+def user_has_standing_overrule(item: EvalItem, rank: int, user: Any) -> bool:
+    """Whether ``user``'s latest action on (``item``, ``rank``) is a verdict (not a withdrawal)."""
+    last = (Overrule.objects.filter(item=item, rank=rank, user=user).order_by("-created_at", "-id").first())
+    return last is not None and not last.withdrawn
+
 
 
 def sample_results(run: EvalRun) -> list[SampleResult]:
@@ -22,8 +69,8 @@ def sample_results(run: EvalRun) -> list[SampleResult]:
     for item_id, repeat, verdicts in Judgement.objects.filter(item__run=run).values_list("item_id", "repeat", "verdicts"):
         judgements[item_id][repeat] = [v["category"] for v in verdicts]
     overrules: dict[int, dict[int, str]] = defaultdict(dict)
-    for item_id, rank, category in Overrule.objects.filter(item__run=run).values_list("item_id", "rank", "category"):
-        overrules[item_id][rank] = category
+    for (item_id, rank), row in winning_overrules(standing_overrules(run)).items():
+        overrules[item_id][rank] = row.category
     out = []
     for item in EvalItem.objects.filter(run=run, inferred=True).order_by("position", "id").only(
         "id", "external_id", "reference", "predictions", "skin_type"
@@ -51,8 +98,54 @@ def judge_majority(item: EvalItem, rank: int) -> str | None:
 
 
 def overrule_pairs(run: EvalRun) -> list[tuple[str, str]]:
-    """(judge majority, dermatologist) category pairs of every reviewed prediction of ``run``."""
-    return [(o.judge_category, o.category) for o in Overrule.objects.filter(item__run=run) if o.judge_category]
+    """(judge majority, dermatologist) category pairs: one per dermatologist per reviewed prediction
+    (their standing verdict), so two dermatologists reviewing the same prediction are two pairs. The
+    judge's side is its majority when that dermatologist gave the verdict."""
+    return [(o.judge_category, o.category) for o in standing_overrules(run) if o.judge_category]
+
+
+def last_activity(run: EvalRun) -> datetime | None:
+    """When ``run`` last moved: its latest stored answer or judgement, its start or its last enqueue."""
+    latest = [
+        EvalItem.objects.filter(run=run).aggregate(t=Max("answered_at"))["t"],
+        Judgement.objects.filter(item__run=run).aggregate(t=Max("created_at"))["t"],
+        run.started_at, run.enqueued_at,
+    ]
+    present = [t for t in latest if t is not None]
+    return max(present) if present else run.created_at
+
+
+def stalled_runs(before: datetime) -> QuerySet[EvalRun]:
+    """Runs a worker should be on (active, handed to the queue) that have not moved since ``before``."""
+    return (
+        EvalRun.objects.filter(status__in=EvalRun.ACTIVE_STATUSES, enqueued_at__isnull=False)
+        .annotate(
+            # Coalesce: SQLite's MAX() of several values is NULL when any of them is.
+            activity=Greatest(
+                "enqueued_at", Coalesce("started_at", "enqueued_at"),
+                Coalesce(Max("items__answered_at"), "enqueued_at"),
+                Coalesce(Max("items__judgements__created_at"), "enqueued_at"),
+            ),
+        )
+        .filter(activity__lt=before)
+        .order_by("id")
+    )
+
+
+def completion(run: EvalRun) -> dict[str, int]:
+    """What is stored of ``run``: items, answers, judgements (of the current repeats) and how many
+    items are fully judged. The finish decision reads only this, never a worker's own tally."""
+    items = EvalItem.objects.filter(run=run).aggregate(total=Count("id"), inferred=Count("id", filter=Q(inferred=True)))
+    per_item = (Judgement.objects.filter(item__run=run, item__inferred=True, repeat__lt=run.judge_repeats)
+                .values("item_id").annotate(n=Count("repeat")).values_list("n", flat=True))
+    judged = list(per_item)
+    return {
+        "items": items["total"] or 0,
+        "inferred": items["inferred"] or 0,
+        "judgements": sum(judged),
+        "judgements_total": (items["inferred"] or 0) * run.judge_repeats,
+        "fully_judged": sum(1 for n in judged if n >= run.judge_repeats),
+    }
 
 
 def progress(run: EvalRun) -> dict[str, Any]:
@@ -83,9 +176,59 @@ def finished_runs():
     return EvalRun.objects.filter(status=EvalRun.Status.DONE).exclude(metrics={})
 
 
+def _padded(values: Any, k: int) -> list[float | None]:
+    values = list(values or [])[:k]
+    return values + [None] * (k - len(values))
+
+
+def baseline_report(run: EvalRun) -> dict[str, Any] | None:
+    """The image-blind baselines stored with ``run``'s metrics, beside the model, for the run page:
+    rows (model, label prior, best constant list) with Top-1..Top-K, where the model is below one
+    (``below``, ``messages``) and where the label prior came from. None for metrics computed before
+    baselines existed."""
+    m = run.metrics or {}
+    stored = m.get("baselines")
+    if not isinstance(stored, dict) or not stored:
+        return None
+    k = int(stored.get("k") or run.k)
+    model_top = list(m.get("top_k") or [])[:k]
+    below = baselines_core.below_baselines(model_top, stored)
+    low_ks = sorted({j for ks in below.values() for j in ks})
+    rows = [{"key": "model", "title": run.model_name or run.name, "names": [], "top_k": _padded(model_top, k),
+             "marked_ks": low_ks}]
+    for key, title in baselines_core.BASELINES.items():
+        base = stored.get(key) or {}
+        rows.append({"key": key, "title": title, "names": base.get("names") or [], "top_k": _padded(base.get("top_k"), k),
+                     "marked_ks": below.get(key, [])})
+    return {
+        **{key: stored.get(key) for key in ("n", "source", "source_note", "prior_dataset", "prior_labels",
+                                            "undecided_references", "judge")},
+        "k": k, "ks": list(range(1, k + 1)), "rows": rows, "below": below,
+        "messages": baselines_core.below_messages(model_top, stored),
+        "from_train": stored.get("source") == baselines_core.SOURCE_TRAIN,
+    }
+
+
+def _cell(run: EvalRun | None, k: int) -> dict[str, Any]:
+    """One (model, test set) cell of a table: the run, its Top-1..Top-k and where it is below an
+    image-blind baseline (``below``: baseline -> the k's; ``below_ks``: those k's)."""
+    if run is None:
+        return {"run": None, "top_k": [None] * k, "below": {}, "below_ks": [], "below_text": ""}
+    m = run.metrics or {}
+    stored = m.get("baselines") if isinstance(m.get("baselines"), dict) else {}
+    below = baselines_core.below_baselines(m.get("top_k") or [], stored)
+    text = "; ".join(baselines_core.below_messages(m.get("top_k") or [], stored)) if below else ""
+    return {"run": run, "top_k": _padded(m.get("top_k"), k), "below": below,
+            "below_ks": sorted({j for ks in below.values() for j in ks}), "below_text": text}
+
+
 def leaderboard(k: int = 6) -> dict[str, Any]:
     """Table 2: models (rows) × test sets (column groups of Top-1..Top-K); the latest finished run
-    of each (model, test set) is the one shown."""
+    of each (model, test set) is the one shown, flagged where it is below an image-blind baseline of
+    its own run (``flagged``, ``flag_text``; per cell ``below_ks``).
+
+    ``baseline_rows``: the label prior and the best constant list per test set, from the newest run
+    shown in that column (each run's own baselines are on its page)."""
     latest: dict[tuple[str, str], EvalRun] = {}
     for run in finished_runs().order_by("created_at"):
         latest[(run.model_name, run.test_set)] = run
@@ -93,13 +236,25 @@ def leaderboard(k: int = 6) -> dict[str, Any]:
     models = sorted({m for m, _ in latest}, key=str.casefold)
     rows = []
     for model in models:
-        cells = []
-        for ts in test_sets:
-            run = latest.get((model, ts))
-            top = (run.metrics.get("top_k") or [])[:k] if run else []
-            cells.append({"run": run, "top_k": top + [None] * (k - len(top)) if run else [None] * k})
-        rows.append({"model": model, "cells": cells})
-    return {"k": k, "test_sets": test_sets, "rows": rows}
+        cells = [_cell(latest.get((model, ts)), k) for ts in test_sets]
+        flags = [f"{ts}: {cell['below_text']}" for ts, cell in zip(test_sets, cells) if cell["below"]]
+        rows.append({"model": model, "cells": cells, "flagged": bool(flags), "flag_text": " | ".join(flags)})
+    newest: dict[str, EvalRun] = {}
+    for (_, ts), run in latest.items():
+        if isinstance((run.metrics or {}).get("baselines"), dict) and (
+                ts not in newest or (run.created_at, run.id) > (newest[ts].created_at, newest[ts].id)):
+            newest[ts] = run
+    baseline_rows = []
+    if newest:
+        for key, title in baselines_core.BASELINES.items():
+            cells = []
+            for ts in test_sets:
+                source = newest.get(ts)
+                base = (source.metrics["baselines"].get(key) or {}) if source else {}
+                cells.append({"run": source, "top_k": _padded(base.get("top_k"), k), "names": base.get("names") or [],
+                              "below": {}, "below_ks": []})
+            baseline_rows.append({"key": key, "label": f"{title} (image-blind)", "cells": cells, "baseline": True})
+    return {"k": k, "test_sets": test_sets, "rows": rows, "baseline_rows": baseline_rows}
 
 
 def ablation(k: int = 6) -> dict[str, Any]:
@@ -113,28 +268,45 @@ def ablation(k: int = 6) -> dict[str, Any]:
     for dve, stage1 in settings_:
         label = "ours" if dve and stage1 else "ours (" + " & ".join(
             x for x, used in (("w/o DVE", not dve), ("w/o stage 1", not stage1)) if used) + ")"
-        cells = []
-        for ts in test_sets:
-            run = latest.get((dve, stage1, ts))
-            top = (run.metrics.get("top_k") or [])[:k] if run else []
-            cells.append({"run": run, "top_k": top + [None] * (k - len(top)) if run else [None] * k})
-        rows.append({"label": label, "dve": dve, "stage1": stage1, "cells": cells})
+        cells = [_cell(latest.get((dve, stage1, ts)), k) for ts in test_sets]
+        flags = [f"{ts}: {cell['below_text']}" for ts, cell in zip(test_sets, cells) if cell["below"]]
+        rows.append({"label": label, "dve": dve, "stage1": stage1, "cells": cells, "flagged": bool(flags),
+                     "flag_text": " | ".join(flags)})
     return {"k": k, "test_sets": test_sets, "rows": rows}
 
 
-def item_detail(item: EvalItem) -> list[dict[str, Any]]:
-    """One row per prediction: name, per-repeat verdicts, the judge's majority, the overrule, and the
-    category that counts."""
+def item_detail(item: EvalItem, user: Any = None) -> list[dict[str, Any]]:
+    """One row per prediction: name, per-repeat verdicts, the judge's majority, the overrule that
+    counts (``overrule``), every dermatologist's standing verdict (``standing``), ``user``'s own
+    (``mine``), the full log of actions (``history``), and the category that counts."""
     judgements = list(item.judgements.order_by("repeat"))
-    overrules = {o.rank: o for o in item.overrules.all()}
+    log = sorted(item.overrules.all(), key=lambda o: (o.created_at, o.id))  # prefetched by exports
+    standing = _standing(log)
+    winners = {rank: o for (_, rank), o in winning_overrules(standing).items()}
     rows = []
     for rank, name in enumerate(item.predictions[: item.run.k], start=1):
         verdicts = [j.verdicts[rank - 1] for j in judgements if len(j.verdicts) >= rank]
         majority = judge_majority(item, rank)
-        over = overrules.get(rank)
+        over = winners.get(rank)
         rows.append({
             "rank": rank, "name": name, "verdicts": verdicts, "judge_category": majority,
             "overrule": over, "category": over.category if over else majority,
+            "standing": sorted((o for o in standing if o.rank == rank), key=lambda o: (o.created_at, o.id)),
+            "mine": next((o for o in standing if o.rank == rank and user is not None and o.user_id == user.pk), None),
+            "history": [o for o in log if o.rank == rank],
+        })
+    return rows
+
+
+def overrule_log(run: EvalRun) -> list[dict[str, Any]]:
+    """Every overrule action on ``run`` in log order, as plain rows (the exports and the API)."""
+    rows = []
+    for o in (Overrule.objects.filter(item__run=run).select_related("item", "user").order_by("created_at", "id")):
+        rows.append({
+            "id": o.id, "item": o.item.external_id, "rank": o.rank,
+            "action": "withdraw" if o.withdrawn else "overrule", "category": o.category,
+            "judge_category": o.judge_category, "note": o.note,
+            "user": o.user.get_username() if o.user else None, "created_at": o.created_at.isoformat(),
         })
     return rows
 

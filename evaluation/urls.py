@@ -17,6 +17,7 @@ urlpatterns = [
     path("runs/<int:run_id>/resume/", views.run_resume, name="eval-run-resume"),
     path("runs/<int:run_id>/metrics.json", views.run_metrics_json, name="eval-run-metrics"),
     path("runs/<int:run_id>/predictions.csv", views.run_items_csv, name="eval-run-csv"),
+    path("runs/<int:run_id>/overrules.json", views.run_overrules_json, name="eval-run-overrules"),
     path("runs/<int:run_id>/plots/<slug:kind>.svg", views.run_plot, name="eval-run-plot"),
     path("runs/<int:run_id>/samples/", views.sample_browser, name="eval-samples"),
     path("items/<int:item_id>/", views.item_detail, name="eval-item"),

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from evaluation import metrics as metrics_core
 from evaluation import plots, selectors, services
+from evaluation.baselines import BASELINES
 from evaluation.forms import OverruleForm, RunForm
 from evaluation.models import EvalItem, EvalRun
 from webapp.csv_export import SafeWriter
@@ -48,13 +49,23 @@ def leaderboard_csv(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="leaderboard.csv"'
     writer = SafeWriter(response)
-    writer.writerow(["model", "test_set", "run_id", "n"] + [f"top{j}" for j in range(1, board["k"] + 1)])
+    writer.writerow(["model", "test_set", "run_id", "n"] + [f"top{j}" for j in range(1, board["k"] + 1)]
+                    + ["below_baseline"])
     for row in board["rows"]:
         for ts, cell in zip(board["test_sets"], row["cells"]):
             if cell["run"] is not None:
                 writer.writerow([row["model"], ts, cell["run"].id, cell["run"].metrics.get("n")]
-                                + [f"{100 * v:.2f}" if v is not None else "" for v in cell["top_k"]])
+                                + [f"{100 * v:.2f}" if v is not None else "" for v in cell["top_k"]]
+                                + [cell["below_text"]])
+    # The image-blind baselines of each test set (from the run named in run_id).
+    for row in board["baseline_rows"]:
+        for ts, cell in zip(board["test_sets"], row["cells"]):
+            if cell["run"] is not None:
+                writer.writerow([f"baseline: {BASELINES[row['key']].lower()}", ts, cell["run"].id,
+                                 cell["run"].metrics.get("n")]
+                                + [f"{100 * v:.2f}" if v is not None else "" for v in cell["top_k"]] + [""])
     return response
+
 
 
 @role_required(ADMIN)
@@ -85,7 +96,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     others = EvalRun.objects.filter(status=EvalRun.Status.DONE).exclude(id=run.id).filter(test_set=run.test_set)
     return render(request, "evaluation/run_detail.html", {
         "run": run, "m": m, "top": top, "ranks": ranks, "count_keys": metrics_core.COUNT_KEYS,
-        "progress": selectors.progress(run), "others": others,
+        "progress": selectors.progress(run), "others": others, "baselines": selectors.baseline_report(run),
     })
 
 
@@ -119,19 +130,38 @@ def run_metrics_json(request: HttpRequest, run_id: int) -> HttpResponse:
 
 @role_required()
 def run_items_csv(request: HttpRequest, run_id: int) -> HttpResponse:
-    """One row per prediction: the judge's category per repeat, the overrule and the category that counts."""
+    """One row per prediction: the judge's category per repeat, the overrule that counts (its author
+    and time), every dermatologist's standing verdict, and the category that counts."""
     run = get_object_or_404(EvalRun, pk=run_id)
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="run-{run.id}-predictions.csv"'
     writer = SafeWriter(response)
     writer.writerow(["id", "reference", "skin_type", "rank", "prediction"]
-                    + [f"judge_repeat_{r}" for r in range(run.judge_repeats)] + ["overrule", "category"])
-    items = run.items.prefetch_related("judgements", "overrules").order_by("position", "id")
+                    + [f"judge_repeat_{r}" for r in range(run.judge_repeats)]
+                    + ["overrule", "overrule_by", "overrule_at", "dermatologist_verdicts", "category"])
+    items = run.items.select_related("run").prefetch_related("judgements", "overrules__user").order_by("position", "id")
     for item in items:
         for row in selectors.item_detail(item):
+            over = row["overrule"]
+            verdicts = [v["category"] for v in row["verdicts"]]
             writer.writerow([item.external_id, item.reference, item.skin_type or "", row["rank"], row["name"]]
-                            + [v["category"] for v in row["verdicts"]]
-                            + [row["overrule"].category if row["overrule"] else "", row["category"] or ""])
+                            + verdicts + [""] * (run.judge_repeats - len(verdicts))
+                            + [over.category if over else "", _username(over), over.created_at.isoformat() if over else "",
+                               "; ".join(f"{_username(o)}={o.category}" for o in row["standing"]),
+                               row["category"] or ""])
+    return response
+
+
+def _username(overrule) -> str:
+    return overrule.user.get_username() if overrule is not None and overrule.user is not None else ""
+
+
+@role_required()
+def run_overrules_json(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The append-only log of dermatologists' verdicts and withdrawals on a run."""
+    run = get_object_or_404(EvalRun, pk=run_id)
+    response = JsonResponse({"run": run.id, "overrules": selectors.overrule_log(run)}, json_dumps_params={"indent": 1})
+    response["Content-Disposition"] = f'attachment; filename="run-{run.id}-overrules.json"'
     return response
 
 
@@ -145,7 +175,10 @@ def run_plot(request: HttpRequest, run_id: int, kind: str) -> HttpResponse:
             other = EvalRun.objects.filter(pk=int_or_none(other_id)).first()
             if other and other.metrics:
                 series.append((other.model_name, other.metrics.get("top_k") or []))
-        return _svg(plots.topk_curves(series))
+        stored = m.get("baselines") if isinstance(m.get("baselines"), dict) else {}
+        blind = [(f"{title.lower()} (image-blind)", (stored.get(key) or {}).get("top_k") or [])
+                 for key, title in BASELINES.items() if (stored.get(key) or {}).get("top_k")]
+        return _svg(plots.topk_curves(series, baselines=blind))
     if kind == "categories":
         return _svg(plots.category_bars(m.get("category_shares") or []))
     if kind == "skintypes":
@@ -177,13 +210,13 @@ def _can_overrule(request: HttpRequest) -> bool:
 @role_required()
 def item_detail(request: HttpRequest, item_id: int) -> HttpResponse:
     item = get_object_or_404(EvalItem.objects.select_related("run", "sample"), pk=item_id)
-    rows = selectors.item_detail(item)
+    rows = selectors.item_detail(item, request.user)
     neighbours = item.run.items.order_by("position", "id")
     next_item = neighbours.filter(position__gt=item.position).first()
     prev_item = neighbours.filter(position__lt=item.position).order_by("-position").first()
     return render(request, "evaluation/item_detail.html", {
         "item": item, "run": item.run, "rows": rows, "form": OverruleForm(), "can_overrule": _can_overrule(request),
-        "categories": [c for c, _ in OverruleForm.base_fields["category"].choices],
+        "categories": [c for c, _ in OverruleForm.base_fields["category"].choices if c],
         "next_item": next_item, "prev_item": prev_item,
     })
 
@@ -195,9 +228,9 @@ def item_overrule(request: HttpRequest, item_id: int) -> HttpResponse:
     form = OverruleForm(request.POST)
     if form.is_valid():
         try:
-            if request.POST.get("remove"):
-                services.remove_overrule(item, form.cleaned_data["rank"])
-                messages.success(request, f"Removed your verdict for rank {form.cleaned_data['rank']}.")
+            if request.POST.get("withdraw") or request.POST.get("remove"):
+                services.withdraw_overrule(item, form.cleaned_data["rank"], request.user, form.cleaned_data["note"])
+                messages.success(request, f"Withdrew your verdict for rank {form.cleaned_data['rank']}.")
             else:
                 services.overrule(item, form.cleaned_data["rank"], form.cleaned_data["category"], request.user,
                                   form.cleaned_data["note"])

@@ -51,44 +51,59 @@ def wait_port(port: int, what: str, timeout: float = 30.0) -> None:
     sys.exit(f"{what} did not start on port {port} within {timeout:.0f} s")
 
 
-def start_postgres(root: Path) -> tuple[str, callable]:
-    initdb, pg_ctl = find_binary("initdb"), find_binary("pg_ctl")
-    data, sock = root / "pg", root / "pgsock"
-    sock.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        shutil.chown(sock, "postgres")
-    subprocess.run(as_postgres_user([initdb, "-D", str(data), "-U", "skinflow", "--auth=trust", "-E", "UTF8",
-                                     "--no-sync"]), check=True, stdout=subprocess.DEVNULL)
-    port = free_port()
-    opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=200"
-    if not os.environ.get("SKINFLOW_PG_DURABLE"):
-        # Durability is pointless for a throw-away test database; turning it off makes the suite faster.
-        # Benchmarks that should see a production-like server set SKINFLOW_PG_DURABLE=1.
-        opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    subprocess.run(as_postgres_user([pg_ctl, "-D", str(data), "-o", opts, "-l", str(root / "pg.log"), "-w",
-                                     "start"]), check=True, stdout=subprocess.DEVNULL)
-    wait_port(port, "PostgreSQL")
+class PostgresServer:
+    """A throw-away PostgreSQL cluster on a free loopback port; ``stop`` and ``start`` again keep its data
+    (the fault drill restarts it mid-run)."""
 
-    def stop() -> None:
-        subprocess.run(as_postgres_user([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]),
+    def __init__(self, root: Path) -> None:
+        self.initdb, self.pg_ctl = find_binary("initdb"), find_binary("pg_ctl")
+        self.data, sock = root / "pg", root / "pgsock"
+        self.log = root / "pg.log"
+        sock.mkdir()
+        if os.geteuid() == 0:
+            shutil.chown(root, "postgres")
+            shutil.chown(sock, "postgres")
+        subprocess.run(as_postgres_user([self.initdb, "-D", str(self.data), "-U", "skinflow", "--auth=trust",
+                                         "-E", "UTF8", "--no-sync"]), check=True, stdout=subprocess.DEVNULL)
+        self.port = free_port()
+        self.opts = f"-p {self.port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        if not os.environ.get("SKINFLOW_PG_DURABLE"):
+            # Durability is pointless for a throw-away test database; turning it off makes the suite faster.
+            # Benchmarks that should see a production-like server set SKINFLOW_PG_DURABLE=1.
+            self.opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        self.url = f"postgres://skinflow@127.0.0.1:{self.port}/postgres"
+        self.start()
+
+    def start(self) -> None:
+        subprocess.run(as_postgres_user([self.pg_ctl, "-D", str(self.data), "-o", self.opts, "-l", str(self.log),
+                                         "-w", "start"]), check=True, stdout=subprocess.DEVNULL)
+        wait_port(self.port, "PostgreSQL")
+
+    def stop(self, mode: str = "immediate") -> None:
+        subprocess.run(as_postgres_user([self.pg_ctl, "-D", str(self.data), "-m", mode, "stop"]),
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    return f"postgres://skinflow@127.0.0.1:{port}/postgres", stop
 
+class RedisServer:
+    """A throw-away Redis without persistence on a free loopback port; ``stop`` loses every queued message
+    (as a restart without persistence does) and ``start`` comes back empty on the same port."""
 
-def start_redis(root: Path) -> tuple[str, callable]:
-    port = free_port()
-    proc = subprocess.Popen([find_binary("redis-server"), "--port", str(port), "--bind", "127.0.0.1",
-                             "--save", "", "--appendonly", "no", "--dir", str(root)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port(port, "Redis")
+    def __init__(self, root: Path) -> None:
+        self.root, self.port, self.proc = root, free_port(), None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.start()
 
-    def stop() -> None:
-        proc.terminate()
-        proc.wait(timeout=10)
+    def start(self) -> None:
+        self.proc = subprocess.Popen([find_binary("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "no", "--dir", str(self.root)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port, "Redis")
 
-    return f"redis://127.0.0.1:{port}/0", stop
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
 
 
 def main(argv: list[str]) -> int:
@@ -102,11 +117,13 @@ def main(argv: list[str]) -> int:
     os.chmod(root, 0o755)
     try:
         if not env.get("DATABASE_URL", "").startswith("postgres"):
-            env["DATABASE_URL"], stop = start_postgres(root)
-            stops.append(stop)
+            pg = PostgresServer(root)
+            env["DATABASE_URL"] = pg.url
+            stops.append(pg.stop)
         if not env.get("CELERY_BROKER_URL", "").startswith("redis"):
-            env["CELERY_BROKER_URL"], stop = start_redis(root)
-            stops.append(stop)
+            redis = RedisServer(root)
+            env["CELERY_BROKER_URL"] = redis.url
+            stops.append(redis.stop)
         env["SKINFLOW_REQUIRE_SERVICES"] = "1"
         data = root / "data"
         data.mkdir()

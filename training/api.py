@@ -22,8 +22,8 @@ class CheckpointSerializer(serializers.ModelSerializer):
 class SnapshotSerializer(serializers.ModelSerializer):
     class Meta:
         model = DatasetSnapshot
-        fields = ["id", "dataset", "split", "stage", "k", "version", "rows", "content_hash", "sample_ids", "path", "state",
-                  "error", "created_at"]
+        fields = ["id", "dataset", "split", "stage", "k", "version", "rows", "content_hash", "sample_ids", "override_ids",
+                  "path", "state", "error", "created_at"]
 
 
 class TrainingRunSerializer(serializers.ModelSerializer):
@@ -32,7 +32,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = TrainingRun
         fields = ["id", "name", "lineage", "stage", "engine", "base_model_path", "init_checkpoint", "dve", "dve_k", "k",
-                  "hyperparameters", "reward_settings", "snapshot", "state", "cancel_requested", "error", "heartbeat_at",
+                  "train_on_overrides", "hyperparameters", "reward_settings", "snapshot", "state", "cancel_requested", "error", "heartbeat_at",
                   "created_at", "started_at", "finished_at", "checkpoints"]
         read_only_fields = fields
 
@@ -49,6 +49,8 @@ class LaunchSerializer(serializers.Serializer):
     # The checkpoints the launch form offers: those of succeeded runs.
     init_checkpoint = serializers.PrimaryKeyRelatedField(queryset=selectors.finished_checkpoints(), required=False,
                                                          allow_null=True)
+    train_on_overrides = serializers.BooleanField(
+        default=True, help_text="Stage I: include captions experts accepted against the LLM re-check (expert_override).")
     dve = serializers.BooleanField(default=True)
     dve_k = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     hyperparameters = serializers.DictField(required=False, default=dict)
@@ -69,7 +71,8 @@ class TrainingRunViewSet(viewsets.ReadOnlyModelViewSet):
         try:
             with transaction.atomic():
                 snapshot = services.create_snapshot(data.pop("dataset"), data.pop("split"), data["stage"], k=data["k"],
-                                                    user=request.user, build=False)
+                                                    user=request.user, build=False,
+                                                    include_overrides=data["train_on_overrides"])
                 run = services.launch_run(snapshot=snapshot, user=request.user, **data)
         except services.TrainingError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)

@@ -68,6 +68,9 @@ class ExportRecord:
     caption: Mapping[str, Any] | None = None
     split: str = "train"
     checksum: str = ""  # SHA-256 of the image file, when known (Sample.checksum)
+    # The sample's review state (e.g. "expert_override"): kept out of the rows, so it never changes what
+    # training sees or the content hash; the manifest lists the overrides.
+    review_state: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,10 +81,12 @@ class SnapshotManifest:
     sample_ids: tuple[int, ...]
     content_hash: str
     rows: int
+    overrides: tuple[int, ...] = ()  # sample ids whose caption an expert accepted against the LLM re-check
 
     def as_dict(self) -> dict[str, Any]:
         return {"format_version": FORMAT_VERSION, "stage": self.stage, "k": self.k, "split": self.split,
-                "sample_ids": list(self.sample_ids), "content_hash": self.content_hash, "rows": self.rows}
+                "sample_ids": list(self.sample_ids), "overrides": list(self.overrides),
+                "content_hash": self.content_hash, "rows": self.rows}
 
 
 def caption_prompt() -> str:
@@ -189,8 +194,11 @@ def _make_read_only(folder: Path) -> None:
             path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
 
 
-def write_snapshot(folder: str | Path, rows: Sequence[Mapping[str, Any]], *, stage: str, k: int, split: str) -> SnapshotManifest:
+def write_snapshot(folder: str | Path, rows: Sequence[Mapping[str, Any]], *, stage: str, k: int, split: str,
+                   overrides: Iterable[int] = ()) -> SnapshotManifest:
     """Write the snapshot folder atomically (built aside, then renamed) and make its files read-only.
+
+    ``overrides``: the rows' sample ids whose caption is an expert override; the manifest lists them.
 
     An existing folder is never touched: a snapshot is immutable, so writing to a taken folder is an error.
     """
@@ -203,7 +211,8 @@ def write_snapshot(folder: str | Path, rows: Sequence[Mapping[str, Any]], *, sta
         raise ExportError(f"snapshot folder {folder} already exists; snapshots are immutable")
     manifest = SnapshotManifest(stage=_stage(stage), k=k, split=split,
                                 sample_ids=tuple(int(r["extra_info"]["sample_id"]) for r in rows),
-                                content_hash=content_hash(rows), rows=len(rows))
+                                content_hash=content_hash(rows), rows=len(rows),
+                                overrides=tuple(sorted(int(i) for i in overrides)))
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".snapshot-", dir=folder.parent))
     try:

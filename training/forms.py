@@ -39,6 +39,9 @@ class LaunchForm(forms.Form):
     base_model_path = forms.CharField(required=False, max_length=500, label="Base model folder")
     init_checkpoint = forms.ModelChoiceField(queryset=Checkpoint.objects.none(), required=False,
                                              label="…or start from checkpoint")
+    train_on_overrides = forms.BooleanField(
+        required=False, initial=True, label="Train on expert overrides",
+        help_text="Stage I: include captions a dermatologist accepted although the LLM re-check disagreed.")
     dve = forms.BooleanField(required=False, initial=True, label="Dynamic Vision Encoder (FDLinear)")
     dve_k = forms.IntegerField(required=False, min_value=1, label="DVE frequency groups (empty = d/2)")
     hyperparameters = JSONObjectField(required=False, help_text="Overrides of the stage defaults shown below.")

@@ -28,6 +28,9 @@ class DatasetSnapshot(models.Model):
     version = models.PositiveIntegerField()
     content_hash = models.CharField(max_length=64)
     sample_ids = models.JSONField()
+    override_ids = models.JSONField(
+        default=list, blank=True,
+        help_text="Samples among sample_ids whose caption is an expert override (accepted against the LLM re-check).")
     rows = models.PositiveIntegerField()
     path = models.CharField(max_length=500, help_text="Folder holding verl.parquet, trl/ and manifest.json.")
     state = models.CharField(max_length=10, choices=State.choices, default=State.READY)
@@ -70,6 +73,8 @@ class TrainingRun(models.Model):
     dve = models.BooleanField(default=True, help_text="Dynamic Vision Encoder (FDLinear) in the vision tower.")
     dve_k = models.PositiveIntegerField(null=True, blank=True, help_text="FDLinear frequency groups; empty = d_in/2.")
     k = models.PositiveSmallIntegerField(default=6, help_text="Top-K of the Stage II answer.")
+    train_on_overrides = models.BooleanField(
+        default=True, help_text="Stage I: the snapshot includes captions an expert accepted against the LLM re-check.")
     hyperparameters = models.JSONField(default=dict)
     reward_settings = models.JSONField(default=dict)
     snapshot = models.ForeignKey(DatasetSnapshot, on_delete=models.PROTECT, related_name="runs")
@@ -78,6 +83,9 @@ class TrainingRun(models.Model):
     error = models.TextField(blank=True)
     run_dir = models.CharField(max_length=500, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When the run was last handed to the gpu queue (null: never — the broker was down); the reaper sends a
+    # queued run again when that was long ago (the broker may have lost it) or never happened.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -19,7 +19,15 @@ caption go into one call. ``R = sum(alpha_i * s_i)`` with weights from the field
 analysis (normalized to sum 1; uniform without an analysis). ``caption_reward`` reports R on the
 paper's 0-10 scale; ``score`` (what verl and TRL optimize) is R / 10 in [0, 1], on the same scale
 as the diagnosis reward. A generated caption that is not valid JSON or breaks the schema scores 0
-with ``format_ok = 0`` and costs no LLM call.
+with ``format_ok = 0`` and costs no LLM call. Two faults cost only their own field, not the whole
+caption: a ``lesion_type`` with a term outside the lesion-type vocabulary scores that field 0 (the
+other eleven fields carry real signal, and zeroing them would teach the policy nothing about
+them), and a field longer than ``MAX_FIELD_CHARS`` scores 0 without being shown to the scorer (a
+field that long is an essay, and padding a field must never buy a higher grade).
+
+Stage II uses the same :class:`~evaluation.judge.ClinicalJudge` as evaluation runs, so the judge's
+rules (parent credit by clinical meaning, safety before parent, one condition per entry, the
+answer key matching K) hold for training rewards too.
 
 When the judge or scorer LLM fails after the gateway's retries, the run goes on: the affected
 names count as not correct (diagnosis) or the affected fields score 0 (caption), and the result
@@ -38,7 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from annotations.schema import FIELDS, FIELD_GUIDELINES, Caption, CaptionError, parse_caption
+from annotations.schema import (FIELDS, FIELD_GUIDELINES, Caption, CaptionError, normalize_lesion_types,
+                                parse_caption)
 from evaluation.diagnosis import ParsedDiagnosis, parse_diagnosis
 from evaluation.judge import ClinicalJudge, Verdict, normalize_name, run_sync
 
@@ -49,6 +58,7 @@ __all__ = [
     "DATA_SOURCE_CAPTION",
     "DATA_SOURCE_DIAGNOSIS",
     "DEFAULT_POSITION_WEIGHTS",
+    "MAX_FIELD_CHARS",
     "CaptionReward",
     "CaptionScore",
     "DiagnosisReward",
@@ -70,6 +80,9 @@ DATA_SOURCE_CAPTION = "skinflow_caption"
 DATA_SOURCE_DIAGNOSIS = "skinflow_diagnosis"
 DEFAULT_POSITION_WEIGHTS: tuple[float, ...] = (1.0, 0.8, 0.6, 0.4, 0.2, 0.1)
 ACCEPTABLE_FIELD_SCORE = 6
+# A caption field is a short clinical phrase ("well-defined, raised border"); the longest reviewed
+# fields run to about 150 characters.  Past this a generated field scores 0 (never sent to the LLM).
+MAX_FIELD_CHARS = 300
 
 
 # ==================================================================================================
@@ -346,6 +359,46 @@ def _validate_field_scores(fields_asked: Sequence[str], payload: Any) -> dict[st
     return out
 
 
+def _parse_generated(text: str) -> tuple[Caption, dict[str, str]]:
+    """The generated caption and the fields that score 0 on their own, field -> why.
+
+    Raises CaptionError for what breaks the whole caption (not JSON, wrong keys, non-strings). An
+    unknown lesion type or an over-long field is a fault of that field only: the caption is kept
+    with the field emptied, and the field is scored 0.
+    """
+    try:
+        data = json.loads(_strip_fence(text))
+    except (json.JSONDecodeError, TypeError):
+        return parse_caption(text), {}  # parse_caption raises with its own message (or accepts)
+    if not isinstance(data, dict):
+        return parse_caption(text), {}
+    faults: dict[str, str] = {}
+    cleaned = dict(data)
+    for name in FIELDS:
+        value = data.get(name)
+        if not isinstance(value, str):
+            continue  # parse_caption reports a missing or non-string field for the whole caption
+        if len(value.strip()) > MAX_FIELD_CHARS:
+            faults[name] = f"{name}: {len(value.strip())} characters, over the {MAX_FIELD_CHARS}-character cap; scored 0"
+            cleaned[name] = ""
+        elif name == "lesion_type":
+            try:
+                normalize_lesion_types(value)
+            except CaptionError as exc:
+                faults[name] = f"{exc}; scored 0"
+                cleaned[name] = ""
+    return parse_caption(cleaned), faults
+
+
+def _strip_fence(text: str) -> str:
+    """The body of a ```json ... ``` fence, or the text itself."""
+    body = text.strip()
+    if body.startswith("```") and body.endswith("```") and len(body) >= 6:
+        body = body[3:-3]
+        body = body.split("\n", 1)[1] if "\n" in body else body
+    return body.strip()
+
+
 class CaptionReward:
     """Field-wise LLM-scored caption reward (equation 6)."""
 
@@ -395,7 +448,7 @@ class CaptionReward:
         """Score one generated caption against the reference caption (which must be valid)."""
         reference_caption = parse_caption(reference)  # a broken reference is a data error: raise
         try:
-            generated = parse_caption(_caption_body(_completion_text(completion)))
+            generated, field_faults = _parse_generated(_caption_body(_completion_text(completion)))
         except CaptionError as exc:
             return CaptionScore(0.0, 0.0, {name: 0.0 for name in FIELDS}, format_ok=False, error=str(exc))
         ref_values, gen_values = reference_caption.to_dict(), generated.to_dict()
@@ -403,7 +456,9 @@ class CaptionReward:
         undecided: list[str] = []
         for name in FIELDS:
             ref_blank, gen_blank = _is_blank(ref_values[name]), _is_blank(gen_values[name])
-            if ref_blank and gen_blank:
+            if name in field_faults:
+                scores[name] = 0.0
+            elif ref_blank and gen_blank:
                 scores[name] = 10.0
             elif ref_blank or gen_blank:
                 scores[name] = 0.0
@@ -425,6 +480,8 @@ class CaptionReward:
                 scores.update({name: 0.0 for name in undecided})
         ordered = {name: scores[name] for name in FIELDS}
         reward = sum(self.weights[name] * ordered[name] for name in FIELDS)
+        if field_faults:
+            error = "; ".join([*field_faults.values(), *([error] if error else [])])
         return CaptionScore(reward / 10.0, reward, ordered, True, scorer_ok, error)
 
     async def ascore_batch(self, completions: Sequence[Any], references: Sequence[Any]) -> list[CaptionScore]:

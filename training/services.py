@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -10,17 +11,20 @@ from typing import Any, Callable, Mapping
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from annotations.models import Dataset, FieldFrequencyAnalysis, Sample
+from annotations.selectors import eligible_samples
 from training import export
 from training.engines import EngineError, validate_run_choices
 from training.engines.spec import validate_hyperparameters, validate_verl_batch, validate_verl_options
 from training.models import Checkpoint, DatasetSnapshot, Stage, TrainingRun
 
 DVE_CONFIG_KEY = "skinflow_dve"  # training.dve.patch.CONFIG_KEY, without importing torch in the web process
-ACCEPTED_STATES = (Sample.State.AUTO_ACCEPTED, Sample.State.EXPERT_ACCEPTED)
+ACCEPTED_STATES = Sample.ACCEPTED_STATES
+_PURPOSE = {Stage.CAPTION: "stage1", Stage.DIAGNOSIS: "stage2"}
+logger = logging.getLogger(__name__)
 
 
 class TrainingError(ValueError):
@@ -43,18 +47,23 @@ def heartbeat_timeout_s() -> float:
 
 def _record(sample: Sample, media: Path) -> export.ExportRecord:
     return export.ExportRecord(sample_id=sample.pk, image_path=media / sample.image, label=sample.label,
-                               caption=sample.caption, split=sample.split, checksum=sample.checksum)
+                               caption=sample.caption, split=sample.split, checksum=sample.checksum,
+                               review_state=sample.state)
 
 
-def _records(dataset: Dataset, split: str, stage: str) -> list[export.ExportRecord]:
-    samples = Sample.objects.filter(dataset=dataset, split=split).exclude(image="")
-    if stage == Stage.CAPTION:
-        samples = samples.filter(state__in=ACCEPTED_STATES, caption__isnull=False)
-    else:
-        # Rows flagged as wrongly labelled would teach a wrong diagnosis.
-        samples = samples.filter(exclude_from_eval=False)
+def _records(dataset: Dataset, split: str, stage: str, *, include_overrides: bool = True) -> list[export.ExportRecord]:
+    """The samples a snapshot of ``stage`` may hold, by the review rules (rejections and their reasons,
+    overrides, qc exclusions) that :func:`annotations.selectors.eligible_samples` applies."""
+    samples = eligible_samples(_PURPOSE[stage], dataset=dataset, split=split, include_overrides=include_overrides)
     media = Path(settings.MEDIA_ROOT)
-    return [_record(s, media) for s in samples.order_by("pk")]
+    return [_record(s, media) for s in samples]
+
+
+def _override_ids(records: list[export.ExportRecord], stage: str) -> list[int]:
+    """The Stage I rows whose caption is an expert override (Stage II rows do not use captions)."""
+    if stage != Stage.CAPTION:
+        return []
+    return [r.sample_id for r in records if r.caption and r.review_state == Sample.State.EXPERT_OVERRIDE]
 
 
 def _free_folder(dataset: Dataset, split: str, stage: str, k: int) -> tuple[int, Path]:
@@ -69,19 +78,23 @@ def _free_folder(dataset: Dataset, split: str, stage: str, k: int) -> tuple[int,
 
 
 def create_snapshot(dataset: Dataset, split: str, stage: str, *, k: int = 6, user: Any = None,
-                    build: bool = True) -> DatasetSnapshot:
+                    build: bool = True, include_overrides: bool = True) -> DatasetSnapshot:
     """Export ``split`` of ``dataset`` for ``stage``; the same content gives back the same snapshot.
 
     The content hash is worked out from the samples' stored image checksums, so deciding to reuse a
     snapshot reads no image. With ``build=False`` (the launch page and API) a new snapshot is only
     recorded, ``pending``: the gpu task writes its files (:func:`build_snapshot`) before training.
 
+    ``include_overrides=False`` leaves out the Stage I captions experts accepted against the LLM re-check
+    (``expert_override``); the snapshot (and its manifest) lists the overrides it holds in ``override_ids``.
+
     Raises :class:`TrainingError` when there is nothing to train on (e.g. no accepted captions).
     """
     if stage not in Stage.values:
         raise TrainingError(f"unknown stage {stage!r}")
     k = int(k) if stage == Stage.DIAGNOSIS else 6
-    records = _records(dataset, split, stage)
+    records = _records(dataset, split, stage, include_overrides=include_overrides)
+    overrides = _override_ids(records, stage)
     try:
         stubs = export.build_rows(records, stage, k=k, read_images=False)
     except export.ExportError as exc:
@@ -99,7 +112,7 @@ def create_snapshot(dataset: Dataset, split: str, stage: str, *, k: int = 6, use
         if build:
             try:
                 rows = rows or export.build_rows(records, stage, k=k)
-                manifest = export.write_snapshot(folder, rows, stage=stage, k=k, split=split)
+                manifest = export.write_snapshot(folder, rows, stage=stage, k=k, split=split, overrides=overrides)
             except export.ExportError as exc:
                 if folder.exists():
                     continue  # taken by a concurrent export
@@ -109,6 +122,7 @@ def create_snapshot(dataset: Dataset, split: str, stage: str, *, k: int = 6, use
         else:
             fields = {"content_hash": digest, "sample_ids": [r["extra_info"]["sample_id"] for r in stubs],
                       "rows": len(stubs), "state": DatasetSnapshot.State.PENDING}
+        fields["override_ids"] = overrides
         try:
             with transaction.atomic():
                 return DatasetSnapshot.objects.create(dataset=dataset, split=split, stage=stage, k=k, version=version,
@@ -137,8 +151,8 @@ def build_snapshot(snapshot: DatasetSnapshot, run_in: Callable[[Callable[[], str
         if not folder.exists():
             try:
                 rows = export.build_rows(records, snapshot.stage, k=snapshot.k)
-                return export.write_snapshot(folder, rows, stage=snapshot.stage, k=snapshot.k,
-                                             split=snapshot.split).content_hash
+                return export.write_snapshot(folder, rows, stage=snapshot.stage, k=snapshot.k, split=snapshot.split,
+                                             overrides=snapshot.override_ids).content_hash
             except export.ExportError:
                 if not folder.exists():
                     raise
@@ -216,6 +230,7 @@ def launch_run(
     hyperparameters: Mapping[str, Any] | None = None,
     reward_settings: Mapping[str, Any] | None = None,
     verl_options: Mapping[str, Any] | None = None,
+    train_on_overrides: bool = True,
     user: Any = None,
 ) -> TrainingRun:
     """Validate and queue a run; the gpu worker picks it up once the transaction commits.
@@ -259,7 +274,7 @@ def launch_run(
     run = TrainingRun.objects.create(
         name=name, lineage=lineage, stage=stage, engine=engine, base_model_path=base_model_path,
         init_checkpoint=init_checkpoint, dve=dve, dve_k=dve_k, k=k, hyperparameters={**hp, "verl": options},
-        reward_settings=rewards, snapshot=snapshot, created_by=user)
+        reward_settings=rewards, snapshot=snapshot, train_on_overrides=train_on_overrides, created_by=user)
     transaction.on_commit(lambda: enqueue_run(run.pk))
     return run
 
@@ -290,15 +305,30 @@ def _check_start_dve(stage: str, engine: str, dve: bool, base_model_path: str, i
                             "FDLinear layers. Turn DVE off, or start from a DVE model")
 
 
-def enqueue_run(run_id: int) -> None:
-    """Hand the run to the gpu queue; a broker that is down fails the run instead of leaving it queued."""
+BROKER_DOWN = "queued; the task queue is unreachable right now, the run starts when it is back"
+
+
+def enqueue_run(run_id: int) -> bool:
+    """Hand the run to the gpu queue. A broker that is down leaves it queued with a note; the reaper
+    (:func:`reap_stale_runs`) sends it once the broker is back. True if it was sent."""
     from training.tasks import run_training
 
     try:
         run_training.delay(run_id)
-    except Exception as exc:  # noqa: BLE001 - any broker error: the run must not wait forever
-        TrainingRun.objects.filter(pk=run_id, state=TrainingRun.State.QUEUED).update(
-            state=TrainingRun.State.FAILED, error=f"could not queue: {exc}"[:2000], finished_at=timezone.now())
+    except Exception as exc:  # noqa: BLE001 - any broker error: the reaper retries, the user sees a note
+        logger.warning("training run %s: could not reach the task queue (%s); the reaper will retry", run_id, exc)
+        TrainingRun.objects.filter(pk=run_id, state=TrainingRun.State.QUEUED).update(error=BROKER_DOWN)
+        return False
+    TrainingRun.objects.filter(pk=run_id, state=TrainingRun.State.QUEUED).update(
+        enqueued_at=timezone.now(), error="")
+    return True
+
+
+def requeue_after_s() -> float:
+    """A queued run sent this long ago and still not picked up is sent again (the broker may have lost it,
+    e.g. Redis restarted without persistence); a duplicate finds the run claimed and leaves it."""
+    return float(os.environ.get("SKINFLOW_TRAINING_REQUEUE_AFTER_S") or getattr(
+        settings, "SKINFLOW_TRAINING_REQUEUE_AFTER_S", 600))
 
 
 def request_cancel(run: TrainingRun) -> TrainingRun:
@@ -356,4 +386,8 @@ def reap_stale_runs() -> int:
     count += TrainingRun.objects.filter(state=TrainingRun.State.QUEUED, created_at__lt=waited).update(
         state=TrainingRun.State.FAILED, finished_at=timezone.now(),
         error=f"no gpu worker picked the run up within {queued_timeout_s():.0f} s (is a worker on the 'gpu' queue running?)")
+    resend = timezone.now() - timedelta(seconds=requeue_after_s())
+    for run_id in TrainingRun.objects.filter(state=TrainingRun.State.QUEUED).filter(
+            Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=resend)).values_list("id", flat=True):
+        count += enqueue_run(run_id)
     return count

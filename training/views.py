@@ -25,7 +25,6 @@ def _svg(data: bytes) -> HttpResponse:
 
 @role_required(ADMIN)
 def run_list(request: HttpRequest) -> HttpResponse:
-    services.reap_stale_runs()
     return render(request, "training/run_list.html", {"runs": selectors.run_list()[:200],
                                                       "snapshots": selectors.snapshot_list()[:50]})
 
@@ -38,13 +37,15 @@ def launch(request: HttpRequest) -> HttpResponse:
         try:
             with transaction.atomic():
                 snapshot = services.create_snapshot(data["dataset"], data["split"], data["stage"], k=data["k"],
-                                                    user=request.user, build=False)
+                                                    user=request.user, build=False,
+                                                    include_overrides=data["train_on_overrides"])
                 run = services.launch_run(
                     name=data["name"], stage=data["stage"], snapshot=snapshot, engine=data["engine"],
                     base_model_path=data["base_model_path"].strip(), init_checkpoint=data["init_checkpoint"],
                     lineage=data["lineage"], dve=data["dve"], dve_k=data["dve_k"], k=data["k"],
                     hyperparameters=data["hyperparameters"], reward_settings=data["reward_settings"],
-                    verl_options=data["verl_options"], user=request.user)
+                    verl_options=data["verl_options"], train_on_overrides=data["train_on_overrides"],
+                    user=request.user)
         except services.TrainingError as exc:
             form.add_error(None, str(exc))
         else:
@@ -56,7 +57,6 @@ def launch(request: HttpRequest) -> HttpResponse:
 
 @role_required(ADMIN)
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
-    services.reap_stale_runs()
     run = get_object_or_404(TrainingRun.objects.select_related("snapshot__dataset", "init_checkpoint__run"), pk=run_id)
     return render(request, "training/run_detail.html", {
         "run": run, "latest": selectors.latest_metrics(run), "charted": CHARTED,

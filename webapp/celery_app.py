@@ -7,13 +7,22 @@ Every task is acknowledged late and must be idempotent: a worker killed mid-task
 from __future__ import annotations
 
 import os
+import socket
 
-from celery import Celery
+from celery import Celery, signals
+from django.db.utils import DatabaseError
 from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
 app = Celery("skinflow")
+
+# Task options for work that touches the database: an outage (PostgreSQL restarting) must not cost the task.
+# It is sent again with a growing delay (2, 4, 8 … 60 s, jittered) instead of being acknowledged as failed;
+# tasks are idempotent, so a retry picks up where the last try stopped, and LLM answers already paid for
+# come back from the cache.
+DB_RETRY = {"autoretry_for": (DatabaseError,), "retry_backoff": 2, "retry_backoff_max": 60,
+            "retry_jitter": True, "max_retries": None}
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.update(
     # Each queue with its own exchange and routing key: a task routed to "llm" reaches only that queue.
@@ -36,3 +45,43 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
 )
 app.autodiscover_tasks()
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _tidy_connections(sender: object = None, **_: object) -> None:
+    """Drop this thread's database connection only when it is broken (a database restart) or older than
+    CONN_MAX_AGE, instead of Celery's default of a fresh connection for every task (settings.py says why).
+    Not for a task run eagerly in the caller's thread: that connection is the caller's (Celery skips it too)."""
+    from django.db import close_old_connections
+
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return
+    close_old_connections()
+
+
+@signals.worker_init.connect
+def _name_worker(**_: object) -> None:
+    # Before the pool starts, so that prefork children inherit the main process's name.
+    from webapp import reaper
+
+    reaper.set_worker_name(f"{socket.gethostname()}:{os.getpid()}")
+
+
+@signals.worker_ready.connect
+def _start_reaper(sender: object = None, **_: object) -> None:
+    """Every worker beats and reaps (webapp/reaper.py says why this is not Celery beat)."""
+    from webapp import reaper
+
+    try:
+        queues = ",".join(sorted(app.amqp.queues.consume_from))
+    except Exception:  # noqa: BLE001 - only a label on the heartbeat row
+        queues = ""
+    reaper.start_in_worker(queues)
+
+
+@signals.worker_shutdown.connect
+def _stop_reaper(**_: object) -> None:
+    from webapp import reaper
+
+    reaper.stop_in_worker()

@@ -456,17 +456,36 @@ class LLMGateway:
 
         An unparseable reply, or one that ``validate`` rejects (any exception),
         raises :class:`JSONExtractionError` carrying ``.text`` and ``.result``, so
-        the caller can decide about a repair (use a new ``cache_salt`` to re-ask:
-        the raw reply stays cached).
+        the caller can decide about a repair (use a new ``cache_salt`` to re-ask).
+        Such a reply is dropped from the cache: a re-run asks again instead of
+        being served the same unusable answer forever.
         """
         result = await self.achat(role, messages, **kwargs)
-        return _parse_reply(role, result, validate), result
+        try:
+            return _parse_reply(role, result, validate), result
+        except JSONExtractionError:
+            await asyncio.get_running_loop().run_in_executor(None, self.forget, result.cache_key)
+            raise
 
     def chat_json(
         self, role: str, messages: list[dict], *, validate: Callable[[Any], T] | None = None, **kwargs: Any
     ) -> tuple[T, LLMResult]:
         result = self.chat(role, messages, **kwargs)
-        return _parse_reply(role, result, validate), result
+        try:
+            return _parse_reply(role, result, validate), result
+        except JSONExtractionError:
+            self.forget(result.cache_key)
+            raise
+
+    def forget(self, cache_key: str) -> None:
+        """Drop one reply from the response cache: the caller found it unusable (malformed, failed
+        validation), so it must never be served again. Only good answers stay cached."""
+        if self.cache is None or not cache_key:
+            return
+        try:
+            self.cache.delete(cache_key)
+        except Exception:  # a broken cache costs money, not correctness
+            logger.warning("LLM gateway: dropping a reply from the cache failed", exc_info=True)
 
     def close(self) -> None:
         """Cancel calls still in flight, close the HTTP clients and stop the loop thread.

@@ -45,6 +45,8 @@ class ResponseCache(Protocol):
 
     def set(self, key: str, value: dict) -> None: ...
 
+    def delete(self, key: str) -> None: ...
+
 
 class MemoryCache:
     """In-process dict cache; thread-safe. Lost when the process ends."""
@@ -61,6 +63,10 @@ class MemoryCache:
     def set(self, key: str, value: dict) -> None:
         with self._lock:
             self._data[key] = dict(value)
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._data.pop(key, None)
 
     def __len__(self) -> int:
         with self._lock:
@@ -104,6 +110,9 @@ class SQLiteCache:
             "INSERT OR REPLACE INTO llm_response_cache (key, value, created_at) VALUES (?, ?, ?)",
             (key, json.dumps(value, ensure_ascii=False), time.time()),
         )
+
+    def delete(self, key: str) -> None:
+        self._conn().execute("DELETE FROM llm_response_cache WHERE key = ?", (key,))
 
     def __len__(self) -> int:
         return self._conn().execute("SELECT COUNT(*) FROM llm_response_cache").fetchone()[0]

@@ -87,3 +87,21 @@ class LLMCall(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "LLM call"
+
+
+class WorkerHeartbeat(models.Model):
+    """A live Celery worker process, refreshed every few seconds by its reaper loop.
+
+    A job marked as running on a worker whose heartbeat stopped (kill -9, lost machine) is given to
+    another worker; a slow LLM call on a live worker is left alone however long it takes."""
+
+    name = models.CharField(max_length=200, unique=True, help_text="hostname:pid of the worker process")
+    queues = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField()
+    last_seen = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "webapp.parsers.JsonBodyMiddleware",  # a malformed JSON body on /api/ is a 400 on every route
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -149,6 +150,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["webapp.roles.HasAnyRole"],
+    # DRF's defaults, with a JSON parser that refuses a body that is not an object (a 400, not a 500)
+    "DEFAULT_PARSER_CLASSES": [
+        "webapp.parsers.ObjectJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -179,10 +186,26 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    # acks_late: a task whose worker dies is redelivered after the visibility timeout.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+    # acks_late: Redis hands an unacknowledged task to another worker after the visibility timeout, even
+    # while the first is still running it. The longest task is a training run (the gpu queue's supervisor
+    # task lasts as long as the run: hours to days), so the timeout is long (48 h); a duplicate delivery
+    # of a live run finds it claimed and leaves it. Recovering from a killed worker does not wait for the
+    # timeout: the reaper loop (webapp/reaper.py) re-queues that worker's jobs within about a minute.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 48 * 3600)}
+# Celery's Django fixup closes every database connection before and after each task unless this is set:
+# a new PostgreSQL connection per task cost the llm worker about a tenth of its throughput. Connections
+# are kept instead, and webapp/celery_app.py closes the unusable or too old ones around each task
+# (Django's own rule: CONN_MAX_AGE, errors), so a database restart still heals.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 100_000)
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+
+# --- Self-healing (webapp/reaper.py) ------------------------------------------------------------------------
+# How often each worker beats and reaps; when a silent worker counts as dead; when a queued job that made
+# no progress is sent to the broker again (it may have been lost with a broker restart or never sent).
+SKINFLOW_REAPER_INTERVAL_S = env_int("SKINFLOW_REAPER_INTERVAL_S", 10)
+SKINFLOW_WORKER_DEAD_AFTER_S = env_int("SKINFLOW_WORKER_DEAD_AFTER_S", 45)
+SKINFLOW_REQUEUE_AFTER_S = env_int("SKINFLOW_REQUEUE_AFTER_S", 60)
 
 # --- LLM endpoints --------------------------------------------------------------------------------------
 # Defaults for every role; per-role variables (SKINFLOW_JUDGE_BASE_URL, ...) and LLMEndpoint rows in

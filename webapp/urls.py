@@ -13,7 +13,10 @@ from annotations.review_api import (DraftingRunViewSet, FieldFrequencyViewSet, R
 from webapp import views
 from webapp.api import LLMCallViewSet, LLMEndpointViewSet
 
+# No ".json" suffix routes: DRF passes the suffix as a ``format`` argument that custom actions do not take (a
+# 500). The format is chosen by the Accept header or ``?format=json`` instead.
 router = DefaultRouter()
+router.include_format_suffixes = False
 router.register("datasets", DatasetViewSet, basename="dataset")
 router.register("samples", SampleViewSet, basename="sample")
 router.register("review/samples", ReviewSampleViewSet, basename="review-sample")

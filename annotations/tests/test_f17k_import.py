@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import http.server
+import io
 import threading
 from pathlib import Path
 
@@ -210,3 +211,90 @@ def test_decompression_bomb_is_rejected_from_its_header(tmp_path):
     assert not result.committed
     assert "too many pixels to decode safely (a possible decompression bomb); the limit is 40,000,000 pixels" \
         in result.errors[0].message
+
+
+def _csv_bytes(rows: list[dict]) -> bytes:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=HEADER, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: r.get(k, "") for k in HEADER})
+    return buf.getvalue().encode()
+
+
+def _with_bytes(rows_before: int, raw_line: bytes) -> bytes:
+    """A file of good rows with one raw line (bytes the csv module would never write) on line 3."""
+    good = _csv_bytes([row("d" * 32), row("e" * 32)]).splitlines(keepends=True)
+    return b"".join(good[:1 + rows_before]) + raw_line + b"".join(good[1 + rows_before:])
+
+
+# Each: the bytes of a hostile file, and the (row, field) and message piece of the one error it must give.
+HOSTILE_F17K = [
+    pytest.param(_with_bytes(1, b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,3,3,ecz\xe9ma,x,non-neoplastic,,\n"),
+                 ("line 3", "label"), "holds the byte 0xe9, which is not UTF-8 text; save the file as UTF-8",
+                 id="latin-1"),
+    pytest.param(_with_bytes(1, b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,3,3,acne," + b"n" * 200_000 + b",x,,\n"),
+                 ("line 3", "row"), "cannot be read (field larger than field limit (131072))", id="200KB-field"),
+    pytest.param(_with_bytes(1, b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,3,3,ac\x00ne,x,non-neoplastic,,\n"),
+                 ("line 3", "label"), "holds a NUL byte, which a text field cannot store", id="nul"),
+    pytest.param(_csv_bytes([row("d" * 32), row("a" * 32, label="l" * 300), row("e" * 32)]),
+                 ("line 3", "label"), "is 300 characters long; the limit is 255: shorten it", id="label-300"),
+    pytest.param(_csv_bytes([row("d" * 32), row("a" * 32, url="https://x.org/" + "p" * 1000), row("e" * 32)]),
+                 ("line 3", "url"), "is 1,014 characters long; the limit is 1,000: shorten it", id="url-1014"),
+    pytest.param(_csv_bytes([row("d" * 32), row("a" * 32, url=f"https://{'h' * 120}.org/a.jpg"), row("e" * 32)]),
+                 ("line 3", "url"), "its host name is 124 characters long; the limit is 100", id="host-124"),
+    pytest.param(_csv_bytes([row("d" * 32), row("a" * 32, qc="q" * 101), row("e" * 32)]),
+                 ("line 3", "qc"), "is 101 characters long; the limit is 100", id="qc-101"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("data, where, message", HOSTILE_F17K)
+def test_hostile_rows_are_reported_one_each_and_nothing_is_written(tmp_path, data, where, message):
+    path = tmp_path / "f17k.csv"
+    path.write_bytes(data)
+    result = services.import_fitzpatrick17k(path, progress=False)
+    assert not result.committed
+    assert [(e.row, e.field) for e in result.errors] == [where]
+    assert message in result.errors[0].message
+    assert Sample.objects.count() == 0 and not Dataset.objects.exists()
+    # The good rows around the bad one were read: skipping the bad row imports exactly those.
+    result = services.import_fitzpatrick17k(path, skip_bad_rows=True, progress=False)
+    assert result.committed and sorted(Sample.objects.values_list("external_id", flat=True)) == ["d" * 32, "e" * 32]
+
+
+@pytest.mark.django_db
+def test_a_whole_latin1_file_lists_every_bad_line(tmp_path):
+    text = _csv_bytes([row("a" * 32, label="eczéma"), row("b" * 32), row("c" * 32, label="pityriasis rosée")])
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(text.decode().encode("latin-1"))
+    result = services.import_fitzpatrick17k(path, progress=False)
+    assert [(e.row, e.field) for e in result.errors] == [("line 2", "label"), ("line 4", "label")]
+
+
+@pytest.mark.django_db
+def test_the_command_exits_non_zero_with_the_report_and_no_traceback(tmp_path, capsys, monkeypatch):
+    from django.core.management import ManagementUtility
+
+    path = tmp_path / "f17k.csv"
+    path.write_bytes(HOSTILE_F17K[0].values[0])
+    # run_from_argv closes every connection when it ends, which would end the test's transaction.
+    monkeypatch.setattr("django.db.connections.close_all", lambda: None)
+    with pytest.raises(SystemExit) as exit_:
+        ManagementUtility(["manage.py", "import_fitzpatrick17k", "--csv", str(path), "--no-progress",
+                           "--skip-checks"]).execute()
+    assert exit_.value.code == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "error: line 3: label: holds the byte 0xe9, which is not UTF-8 text; save the file as UTF-8" in err
+    assert "NOT imported" in err and "--skip-bad-rows" in err
+    assert Sample.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_utf16_file_is_refused_with_what_to_do(tmp_path):
+    path = tmp_path / "f17k.csv"
+    path.write_bytes(_csv_bytes([row("a" * 32)]).decode().encode("utf-16"))
+    with pytest.raises(CommandError, match="line 1 \\(the header\\) holds the byte 0xff, which is not UTF-8 text; "
+                                           "save the file as UTF-8"):
+        call_command("import_fitzpatrick17k", csv=str(path), no_progress=True)

@@ -63,13 +63,13 @@ def test_an_expired_lease_frees_the_sample(queue):
 def test_a_stale_save_gets_409_with_the_other_version(queue):
     ua, a = reviewer("a")
     ub, b = reviewer("b")
-    sample = queue[1][0]
-    a.post("/api/review/samples/next/")
+    sample = Sample.objects.get(pk=a.post("/api/review/samples/next/").json()["id"])
     caption = json.loads(caption_json("[[x#1]]"))
     ok = a.post(f"/api/review/samples/{sample.pk}/revisions/", {"caption": caption, "base_version": 0}, format="json")
     assert ok.status_code == 201 and ok.json()["version"] == 1 and ok.json()["check_state"] == "pending"
-    # b edited version 0 in another tab after a's claim expired
+    # b edited version 0 in another tab; a's claim expired and b's page took the claim over
     Sample.objects.filter(pk=sample.pk).update(claim_expires_at=timezone.now() - timedelta(seconds=1))
+    assert b.post(f"/api/review/samples/{sample.pk}/heartbeat/").status_code == 200
     stale = b.post(f"/api/review/samples/{sample.pk}/revisions/",
                    {"caption": {**caption, "color": "violaceous"}, "base_version": 0}, format="json")
     assert stale.status_code == 409
@@ -123,6 +123,7 @@ def test_admin_actions_and_field_statistics(queue, admin_user, dermatologist):
     derm = APIClient()
     derm.force_authenticate(dermatologist)
     assert derm.post("/api/review/samples/bulk-accept/", {"sample_ids": [samples[0].pk]}, format="json").status_code == 403
+    CaptionDraft.objects.filter(sample=samples[0]).update(consistent=True)  # bulk accept takes consistent drafts only
     resp = admin.post("/api/review/samples/bulk-accept/", {"sample_ids": [samples[0].pk]}, format="json")
     assert resp.json() == {"accepted": 1, "skipped": 0}
     assert Sample.objects.get(pk=samples[0].pk).state == Sample.State.AUTO_ACCEPTED

@@ -4,6 +4,7 @@ reviewer in another browser context never receives the same sample."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -68,12 +69,26 @@ def test_keyboard_review_and_exclusive_claims(browser, live_server, tmp_path):
 
     # A second reviewer, in a separate browser context, is given other samples only.
     second = log_in(browser.new_context(), live_server.url, "derm2")
-    second.goto(live_server.url + "/review/next/")
+    second.goto(live_server.url + "/review/next/")  # a GET only offers the button: claiming is a POST
+    assert not Sample.objects.filter(claimed_by__username="derm2").exists()
+    second.click("#review-next")
     second.wait_for_url("**/review/samples/*/")
     seen = [int(second.url.rstrip("/").split("/")[-1])]
     second.click("#btn-skip")  # skip goes on to the next sample
     second.wait_for_url(lambda url: "/review/samples/" in url and not url.rstrip("/").endswith(f"/{seen[0]}"))
     seen.append(int(second.url.rstrip("/").split("/")[-1]))
     assert sample_id not in seen and len(set(seen)) == 2
-    first.goto(live_server.url + "/review/next/")  # reloading "next" returns the same claim
+    with first.expect_navigation():
+        first.keyboard.press("Alt+n")  # "next" while holding a claim returns the same claim
     assert int(first.url.rstrip("/").split("/")[-1]) == sample_id
+    first.wait_for_function("document.getElementById('viewer-img').naturalWidth === 640")
+    assert Sample.objects.get(pk=sample_id).claimed_by.username == "derm"
+
+    # Closing the page hands the sample back at once (a beacon on pagehide), not after the lease runs out.
+    first.close(run_before_unload=True)
+    for _ in range(50):
+        if Sample.objects.get(pk=sample_id).claimed_by_id is None:
+            break
+        time.sleep(0.1)
+    assert Sample.objects.get(pk=sample_id).claimed_by_id is None
+    assert Sample.objects.get(pk=sample_id).events.filter(kind="released", actor__username="derm").exists()

@@ -30,11 +30,11 @@ def test_dermatologist_sees_the_queue_but_no_admin_tools(derm_client, waiting):
 
 def test_next_redirects_to_the_claimed_sample_page(derm_client, waiting):
     _, sample = waiting
-    resp = derm_client.get(reverse("review-next"))
+    resp = derm_client.post(reverse("review-next"))
     assert resp.status_code == 302 and resp["Location"] == reverse("review-sample", args=[sample.id])
     page = derm_client.get(resp["Location"]).content.decode()
     assert "itchy papules in web spaces" in page and "atopic dermatitis" in page and "Alt+S" in page
-    assert derm_client.get(reverse("review-next")).status_code == 302
+    assert derm_client.post(reverse("review-next")).status_code == 302
 
 
 def test_admin_runs_audits_and_bulk_accepts_from_the_page(admin_client_role, waiting, settings):
@@ -43,7 +43,11 @@ def test_admin_runs_audits_and_bulk_accepts_from_the_page(admin_client_role, wai
     assert "Machine drafting" in page and "bulk accept" in page.lower()
     resp = admin_client_role.post(reverse("drafting-run-start"), {"dataset": ds.pk})
     assert resp.status_code == 302  # nothing new to draft: a message, not an error page
-    resp = admin_client_role.post(reverse("review-bulk-accept"), {"sample": [sample.pk]}, follow=True)
+    CaptionDraft.objects.filter(sample=sample).update(consistent=True)  # only consistent drafts are bulk-accepted
+    preview = admin_client_role.post(reverse("review-bulk-accept"), {"sample": [sample.pk]})
+    assert "machine draft(s) will be accepted" in preview.content.decode()
+    assert Sample.objects.get(pk=sample.pk).state == Sample.State.NEEDS_EXPERT  # the preview changes nothing
+    resp = admin_client_role.post(reverse("review-bulk-accept"), {"sample": [sample.pk], "confirm": "1"}, follow=True)
     assert "Accepted 1 machine draft(s)" in resp.content.decode()
     assert Sample.objects.get(pk=sample.pk).state == Sample.State.AUTO_ACCEPTED
     resp = admin_client_role.post(reverse("review-audit"), {"dataset": ds.pk, "count": "x"}, follow=True)

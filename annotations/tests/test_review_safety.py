@@ -16,12 +16,12 @@ from annotations.tests.test_drafting_pipeline import make_dataset, run_all
 pytestmark = pytest.mark.django_db
 
 
-def _waiting_sample(label="psoriasis") -> Sample:
+def _waiting_sample(label="psoriasis", consistent=False) -> Sample:
     ds, _ = Dataset.objects.get_or_create(name="Safety", source="folder")
     sample = Sample.objects.create(dataset=ds, external_id=f"x{Sample.objects.count()}", label=label,
                                    image="x.jpg", state=Sample.State.NEEDS_EXPERT)
     CaptionDraft.objects.create(sample=sample, attempt=1, prompt_version="t", drafter_model="m",
-                                caption=json.loads(caption_json("machine")))
+                                caption=json.loads(caption_json("machine")), consistent=consistent)
     return sample
 
 
@@ -57,7 +57,7 @@ def test_a_job_that_crashes_ends_failed_with_the_reason(tmp_path, monkeypatch, s
     sample = Sample.objects.get()
     assert sample.state == Sample.State.DRAFT_FAILED
     assert "unexpected error: ValueError: cannot tell the image type" in sample.last_error
-    assert DraftingRun.objects.get().state == DraftingRun.State.SUCCEEDED  # the run ends; resume can retry
+    assert DraftingRun.objects.get().state == DraftingRun.State.FAILED  # the run ends, and says so; resume can retry
 
 
 def test_tiff_images_reach_the_model_as_png():
@@ -73,7 +73,7 @@ def test_tiff_images_reach_the_model_as_png():
 
 
 def test_bulk_accept_leaves_revised_and_claimed_samples_alone(admin_user, dermatologist):
-    revised, claimed, plain = _waiting_sample(), _waiting_sample(), _waiting_sample()
+    revised, claimed, plain = (_waiting_sample(consistent=True) for _ in range(3))
     Sample.objects.filter(pk=revised.pk).update(caption_version=1, caption={"color": "expert"})
     from django.utils import timezone
 

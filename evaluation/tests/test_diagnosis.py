@@ -67,3 +67,16 @@ def test_list_longer_than_k_is_refused():
     parsed = parse_diagnosis(answer([f"d{i}" for i in range(7)]), k=6)
     assert not parsed.ok and "more than K=6" in parsed.error
     assert parse_diagnosis(answer([f"d{i}" for i in range(7)])).ok
+
+
+@pytest.mark.parametrize("key", ["top3_diseases", "top10_diseases", "top_diseases"])
+def test_the_answer_key_must_match_the_runs_k(key):
+    # A top-3 list answered to a top-6 prompt answers a different question: malformed, scored 0.
+    parsed = parse_diagnosis(answer(["Psoriasis", "Eczema"], key=key), k=6)
+    assert not parsed.ok and "top6_diseases" in parsed.error
+
+
+def test_the_matching_key_is_accepted_for_any_k():
+    assert parse_diagnosis(answer(["Psoriasis"], key="top3_diseases"), k=3).diseases == ["Psoriasis"]
+    # Without a K (a tool reading a stored answer) any topN key is read.
+    assert parse_diagnosis(answer(["Psoriasis"], key="top3_diseases")).ok

@@ -91,13 +91,14 @@ def test_dermatologist_overrules_a_verdict_and_metrics_change(derm_client, derma
     run.refresh_from_db()
     assert run.metrics["top_k"][0] == pytest.approx(2 / 3)
     assert run.metrics["agreement"] == {**run.metrics["agreement"], "n": 1, "category_agreement": 0.0}
-    # Back to the judge: the metric returns.
-    derm_client.post(reverse("eval-item-overrule", args=[s2.id]), {"rank": 1, "category": "exact", "remove": "1"})
+    # Withdrawn: back to the judge, the metric returns; the withdrawal is a row of its own.
+    derm_client.post(reverse("eval-item-overrule", args=[s2.id]), {"rank": 1, "withdraw": "1"})
     run.refresh_from_db()
     assert run.metrics["top_k"][0] == pytest.approx(1 / 3)
+    assert list(Overrule.objects.filter(item=s2).values_list("withdrawn", flat=True)) == [False, True]
     # A rank that holds no prediction is refused.
     derm_client.post(reverse("eval-item-overrule", args=[s2.id]), {"rank": 5, "category": "exact"})
-    assert not Overrule.objects.filter(item=s2).exists()
+    assert Overrule.objects.filter(item=s2).count() == 2
 
 
 def test_only_admins_create_runs(derm_client, admin_user):

@@ -297,9 +297,9 @@ def test_unusable_reply_after_repair_ends_as_invalid(server_factory, bad_reply):
     assert server.request_count == 2
     assert (verdict.category, verdict.correct, verdict.source) == ("invalid", False, "llm")
     assert "judge reply was unusable" in verdict.rationale
-    # Not remembered as a real verdict: the next judge asks again (here served from the gateway cache).
+    # Neither remembered as a real verdict nor kept in the response cache: the next judge really asks again.
     judge.judge_list("psoriasis", ["Zorblaxian dermatosis"])
-    assert gateway.stats.cache_hits == 2
+    assert server.request_count == 4 and gateway.stats.cache_hits == 0
 
 
 def test_http_failure_propagates_as_llm_error(server_factory):

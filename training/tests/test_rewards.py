@@ -15,6 +15,7 @@ from evaluation.judge import ClinicalJudge, Verdict
 from evaluation.ontology import default_ontology
 from training import rewards
 from training.rewards import (
+    MAX_FIELD_CHARS,
     CaptionReward,
     DiagnosisReward,
     caption_field_weights,
@@ -108,7 +109,8 @@ def test_reward_is_the_weight_of_the_first_correct_position(offline_reward, name
 
 def test_custom_weights_apply():
     reward = DiagnosisReward(ClinicalJudge(default_ontology()), [1.0, 0.5, 0.25], k=3)
-    assert score(reward, answer("lichen planus", "psoriasis"), "psoriasis").score == 0.5
+    # K = 3: the answer key must say top3 (issue 11: the key matches the run's K).
+    assert score(reward, answer("lichen planus", "psoriasis", key="top3_diseases"), "psoriasis").score == 0.5
 
 
 # -- malformed answers ----------------------------------------------------------------------------
@@ -256,7 +258,6 @@ def test_written_out_none_counts_as_empty(llm):
     "The lesion is a salmon pink plaque.",
     json.dumps({k: v for k, v in REFERENCE.items() if k != "size"}),
     json.dumps(REFERENCE | {"diagnosis": "psoriasis"}),
-    json.dumps(REFERENCE | {"lesion_type": "erythematous blotch"}),
     json.dumps(REFERENCE | {"number": 3}),
 ])
 def test_caption_format_failure_scores_zero_without_llm(llm, completion):
@@ -309,7 +310,7 @@ def test_compute_score_dispatches_on_data_source(env_server):
 
 
 def test_kwargs_configure_weights_and_k(env_server):
-    result = compute_score("skinflow_diagnosis", answer("lichen planus", "psoriasis"), "psoriasis",
+    result = compute_score("skinflow_diagnosis", answer("lichen planus", "psoriasis", key="top2_diseases"), "psoriasis",
                            position_weights=[1.0, 0.3])
     assert result["score"] == pytest.approx(0.3)
     assert compute_score("skinflow_diagnosis", answer("a", "b", "psoriasis"), "psoriasis", k=2)["format_ok"] == 0
@@ -340,3 +341,54 @@ def test_reference_caption_must_be_valid():
     with pytest.raises(Exception, match="missing caption key"):
         asyncio.run(CaptionReward(None).ascore(json.dumps(REFERENCE), {"color": "red"}))
     assert parse_caption(REFERENCE).lesion_types == ("plaque", "scale")
+
+
+# -- Stage I: a field's own fault costs that field only ---------------------------------------------
+
+def test_an_unknown_lesion_type_scores_that_field_not_the_whole_caption(llm):
+    server, gateway = llm(scorer_responder(lambda f: 10), role="scorer")
+    generated = dict(REFERENCE, lesion_type="erythematous blotch")  # "blotch" is not a lesion type
+    result = asyncio.run(CaptionReward(gateway).ascore(json.dumps(generated), REFERENCE))
+    assert result.format_ok and result.field_scores["lesion_type"] == 0
+    # The other eleven fields are identical to the reference and keep their 10s.
+    assert all(result.field_scores[f] == 10 for f in FIELDS if f != "lesion_type")
+    assert result.caption_reward == pytest.approx(10 * 11 / 12)
+    assert "lesion_type" in result.error and server.request_count == 0
+
+
+def test_a_field_over_the_cap_scores_zero_and_is_never_sent_to_the_scorer(llm):
+    server, gateway = llm(scorer_responder(lambda f: 10), role="scorer")
+    essay = "salmon pink " * (MAX_FIELD_CHARS // 10)
+    assert len(essay.strip()) > MAX_FIELD_CHARS
+    generated = dict(REFERENCE, color=essay, size="3 cm")
+    result = asyncio.run(CaptionReward(gateway).ascore(json.dumps(generated), REFERENCE))
+    assert result.format_ok and result.field_scores["color"] == 0
+    assert server.request_count == 1 and json_array_of_last_line(server.requests[0]) == ["size"]
+    # At the cap a field is still graded normally.
+    at_cap = ("salmon pink " * 40)[:MAX_FIELD_CHARS]
+    ok = asyncio.run(CaptionReward(gateway).ascore(json.dumps(dict(REFERENCE, color=at_cap)), REFERENCE))
+    assert ok.field_scores["color"] == 10
+
+
+# -- Stage II follows the clinical judge ----------------------------------------------------------
+
+def test_stage_two_pays_no_reward_for_umbrellas_that_evaluation_does_not_credit(offline_reward):
+    # "Papulosquamous disorder" for psoriasis guides nothing: not credited, so the specific name
+    # in third place is the first correct one.
+    result = score(offline_reward, answer("Papulosquamous disorder", "Follicular disorder", "psoriasis"), "psoriasis")
+    assert result.categories[0] == "parent_broad" and result.first_correct == 3 and result.score == 0.6
+
+
+def test_stage_two_credits_a_parent_several_levels_up_when_clinically_right(offline_reward):
+    result = score(offline_reward, answer("urticaria"), "cholinergic urticaria")
+    assert result.categories == ("parent_close",) and result.score == 1.0
+
+
+def test_stage_two_pays_nothing_for_a_multi_condition_entry(offline_reward):
+    result = score(offline_reward, answer("psoriasis or eczema", "lichen planus"), "psoriasis")
+    assert result.categories[0] == "invalid" and result.score == 0.0
+
+
+def test_stage_two_refuses_a_top3_key_for_k6(offline_reward):
+    result = score(offline_reward, answer("psoriasis", key="top3_diseases"), "psoriasis")
+    assert (result.score, result.format_ok) == (0.0, False) and "top6_diseases" in result.error

@@ -288,8 +288,8 @@ def test_hyperparameter_bounds(settings, tmp_path, hp, message):
         services.launch_run(name="r", stage="I", snapshot=s1, base_model_path=base_folder(tmp_path), hyperparameters=hp)
 
 
-def test_a_broker_that_is_down_fails_the_run_instead_of_leaving_it_queued(settings, tmp_path, monkeypatch,
-                                                                          django_capture_on_commit_callbacks):
+def test_a_run_launched_while_the_broker_is_down_stays_queued_and_the_reaper_sends_it(
+        settings, tmp_path, monkeypatch, django_capture_on_commit_callbacks):
     from training import tasks
 
     def down(*args, **kwargs):
@@ -300,7 +300,25 @@ def test_a_broker_that_is_down_fails_the_run_instead_of_leaving_it_queued(settin
     with django_capture_on_commit_callbacks(execute=True):
         run = services.launch_run(name="r", stage="I", snapshot=s1, base_model_path=base_folder(tmp_path))
     run.refresh_from_db()
-    assert run.state == "failed" and run.error.startswith("could not queue: ") and "redis" in run.error
+    assert run.state == "queued" and run.enqueued_at is None and "task queue is unreachable" in run.error
+    assert services.reap_stale_runs() == 0  # still down: nothing sent, nothing failed
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.run_training, "delay", lambda run_id: sent.append(run_id))
+    assert services.reap_stale_runs() == 1 and sent == [run.pk]
+    run.refresh_from_db()
+    assert run.state == "queued" and run.enqueued_at is not None and run.error == ""
+    assert services.reap_stale_runs() == 0 and sent == [run.pk]  # sent once, not on every round
+
+
+def test_a_queued_run_the_broker_lost_is_sent_again(settings, monkeypatch):
+    from training import tasks
+
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.run_training, "delay", lambda run_id: sent.append(run_id))
+    snapshot = services.create_snapshot(dataset_with(settings), "train", "I")
+    run = TrainingRun.objects.create(name="lost", stage="I", snapshot=snapshot,
+                                     enqueued_at=timezone.now() - timedelta(hours=1))
+    assert services.reap_stale_runs() == 1 and sent == [run.pk]
 
 
 def test_the_reaper_fails_runs_queued_too_long(settings, monkeypatch):
@@ -308,7 +326,7 @@ def test_the_reaper_fails_runs_queued_too_long(settings, monkeypatch):
     snapshot = services.create_snapshot(dataset_with(settings), "train", "I")
     old = TrainingRun.objects.create(name="old", stage="I", snapshot=snapshot)
     TrainingRun.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=2))
-    fresh = TrainingRun.objects.create(name="fresh", stage="I", snapshot=snapshot)
+    fresh = TrainingRun.objects.create(name="fresh", stage="I", snapshot=snapshot, enqueued_at=timezone.now())
     assert services.reap_stale_runs() == 1
     old.refresh_from_db()
     fresh.refresh_from_db()

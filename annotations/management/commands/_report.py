@@ -16,7 +16,26 @@ def print_result(cmd: BaseCommand, result: ImportResult) -> None:
         if len(rows) > MAX_LISTED:
             cmd.stderr.write(style(f"... and {len(rows) - MAX_LISTED} more {label}s"))
     if not result.committed:
+        print_labels(cmd, result)
         raise CommandError(
             f"{result.summary()}. Fix the rows above and run again, or pass --skip-bad-rows to import the good rows only."
         )
     cmd.stdout.write(cmd.style.SUCCESS(result.summary()))
+    print_labels(cmd, result)
+
+
+def print_labels(cmd: BaseCommand, result: ImportResult) -> None:
+    """How many of the source's labels the ontology resolves, and every one it does not (dataset imports)."""
+    if not result.labels:
+        return
+    unresolved = result.unresolved_labels
+    cmd.stdout.write(f"labels: {result.labels} distinct, {result.labels - len(unresolved)} resolved by the ontology, "
+                     f"{len(unresolved)} unresolved ({_rows(sum(unresolved.values()))})")
+    for label, rows in list(unresolved.items())[:MAX_LISTED]:
+        cmd.stdout.write(cmd.style.WARNING(f"unresolved label: {label!r} ({_rows(rows)})"))
+    if len(unresolved) > MAX_LISTED:
+        cmd.stdout.write(cmd.style.WARNING(f"... and {len(unresolved) - MAX_LISTED} more unresolved labels"))
+
+
+def _rows(n: int) -> str:
+    return f"{n} row" if n == 1 else f"{n} rows"

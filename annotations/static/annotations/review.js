@@ -1,5 +1,6 @@
 // The review page: image zoom/pan, keyboard shortcuts, saving with versions (409 on a stale save),
-// polling the consistency re-check, the claim heartbeat, and the live history.
+// polling the consistency re-check, the override, the claim heartbeat (and its release when the page
+// closes), and the live history.
 (function () {
   "use strict";
   const cfg = JSON.parse(document.getElementById("review-config").textContent);
@@ -7,7 +8,9 @@
   let version = cfg.version;
   const api = `/api/review/samples/${cfg.sampleId}/`;
   const $ = (id) => document.getElementById(id);
-  const csrf = () => (document.cookie.match(/(?:^|; )csrftoken=([^;]+)/) || [])[1] || "";
+  const csrf = () => (document.cookie.match(/(?:^|; )csrftoken=([^;]+)/) || [])[1] || cfg.csrf || "";
+  let leaving = false;  // set when we go on to the next sample ourselves: the claim must not be released then
+  function goNext() { leaving = true; $("next-form").requestSubmit(); }
 
   async function call(url, method = "GET", body) {
     const opts = {method, credentials: "same-origin", headers: {"X-CSRFToken": csrf()}};
@@ -113,10 +116,13 @@
     await refresh();
     if (rev.check_state === "consistent") {
       clearInterval(beat);
+      $("override-box").hidden = true;
       flash("The caption leads back to the label: accepted.", "ok");
-      if (thenNext) window.location.href = $("btn-next").href;
-    } else if (rev.check_state === "inconsistent") {
-      flash("The caption does not lead back to the label yet — see the inferred diagnosis above, revise and save again.", "error");
+      if (thenNext) goNext();
+    } else if (rev.check_state === "inconsistent" || rev.check_state === "error") {
+      offerOverride(rev.version);
+      flash((rev.check_state === "error" ? "The re-check could not run." : "The caption does not lead back to the label yet — see the inferred diagnosis above.") +
+        " Revise and save again, or accept it as expert with a reason.", "error");
     }
   }
 
@@ -158,8 +164,21 @@
   }
 
   async function skip() {
-    await call(`${api}skip/`, "POST");
-    window.location.href = $("btn-next").href;
+    const {status, data} = await call(`${api}skip/`, "POST");
+    if (status === 204) goNext();
+    else flash((data && data.detail) || `Skip failed (${status})`, "error");
+  }
+
+  function offerOverride(v) {
+    $("btn-override").dataset.version = v;
+    $("override-box").hidden = false;
+  }
+  async function override() {
+    const reason = $("override-reason").value.trim();
+    if (!reason) { flash("Say why you accept this caption although the re-check disagrees.", "error"); $("override-reason").focus(); return; }
+    const {status, data} = await call(`${api}override/`, "POST", {version: Number($("btn-override").dataset.version), reason});
+    if (status === 200) { clearInterval(beat); $("override-box").hidden = true; flash("Accepted as expert (override).", "ok"); await refresh(); }
+    else flash((data && data.detail) || `Override failed (${status})`, "error");
   }
 
   function askReject() { $("reject-box").hidden = false; $("reject-reason").focus(); }
@@ -174,23 +193,41 @@
   $("btn-skip").addEventListener("click", skip);
   $("btn-reject").addEventListener("click", askReject);
   $("btn-reject-confirm").addEventListener("click", reject);
+  $("btn-override").addEventListener("click", override);
+  $("next-form").addEventListener("submit", () => { leaving = true; });
 
   document.addEventListener("keydown", (e) => {
     if (!e.altKey) return;
     const k = e.key.toLowerCase();
     const at = fields.indexOf(document.activeElement);
     const act = {
-      s: () => save(false), a: () => save(true), r: askReject, x: skip, n: () => { window.location.href = $("btn-next").href; },
+      s: () => save(false), a: () => save(true), r: askReject, x: skip, n: goNext,
       arrowdown: () => fields[Math.min(fields.length - 1, at + 1)].focus(),
       arrowup: () => fields[Math.max(0, at - 1)].focus(),
     }[k];
     if (act && !($("btn-save").disabled && "sarx".includes(k))) { e.preventDefault(); act(); }
   });
 
-  // Keep the claim alive while the page is open and the sample still waits for review.
-  beat = setInterval(async () => {
+  // Keep the claim alive while the page is open and the sample still waits for review; the first beat
+  // takes the claim when the page was opened on a free sample.
+  function lostClaim(detail) {
+    flash(detail, "error"); clearInterval(beat);
+    ["btn-save", "btn-accept", "btn-reject", "btn-skip", "btn-override"].forEach((id) => { $(id).disabled = true; });
+  }
+  async function keepClaim() {
     const {status, data} = await call(`${api}heartbeat/`, "POST");
-    if (status === 409) { flash(data.detail, "error"); clearInterval(beat); }
-  }, Math.max(10, cfg.leaseSeconds / 3) * 1000);
+    if (status === 409) lostClaim(data.detail);
+  }
+  if (cfg.mine) {
+    keepClaim();
+    beat = setInterval(keepClaim, Math.max(10, cfg.leaseSeconds / 3) * 1000);
+    // Closing the page (or leaving it other than for the next sample) hands the sample back at once instead
+    // of holding it until the lease runs out. sendBeacon posts a form body: Django reads the CSRF token there.
+    window.addEventListener("pagehide", () => {
+      if (leaving) return;
+      navigator.sendBeacon(`${api}release/`, new URLSearchParams({csrfmiddlewaretoken: csrf()}));
+    });
+    window.addEventListener("pageshow", (e) => { if (e.persisted) { leaving = false; keepClaim(); } });
+  }
   if (fields[0] && !$("btn-save").disabled) fields[0].focus();
 })();

@@ -12,7 +12,11 @@ costs at most one judge call for the names the ontology cannot decide.
 ``--json`` prints the metrics as one JSON object: ``top_k`` (K accuracies in [0, 1], mean over the
 repeats), ``top_k_std``, ``top_k_ci95``, ``n``, ``repeats``, ``category_counts`` (per rank, the
 count of each judge category over all repeats, plus ``missing`` for empty slots), shares, the
-safety-critical rates, per label and per skin-type group.
+safety-critical rates, per label and per skin-type group, and ``baselines``: the image-blind label
+prior and best constant list on the same samples under the offline judge (``label_prior`` /
+``best_constant`` with ``names`` and ``top_k``, ``source``, ``model_below``; see
+:mod:`evaluation.baselines`). Without ``--attach --dataset`` there is no training split, so the
+label prior is the file's own most frequent references (``source`` says so).
 
 ``--attach NAME`` also stores the predictions and verdicts as an evaluation run (kind
 "imported") for the report pages; ``--model-name``, ``--test-set``, ``--dataset`` (link rows to
@@ -27,6 +31,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from evaluation import baselines as baselines_core
 from evaluation import metrics as metrics_core
 from evaluation.judge import ClinicalJudge
 from evaluation.judging import JudgeJob, judge_jobs, judge_offline_list
@@ -80,6 +85,11 @@ class Command(BaseCommand):
             report, undecided = self._judge_in_memory(rows, k, repeats, offline, options["concurrency"])
         if offline:
             report["undecided_offline"] = undecided
+        if "baselines" not in report:  # judged in memory: no dataset, hence no training split
+            report["baselines"] = baselines_core.compute_baselines(
+                ClinicalJudge(), [row["reference"] for row in rows], k, model_top_k=report["top_k"],
+                source_note="the predictions come from a file with no dataset (use --attach with --dataset for its "
+                            "training split)")
         if options["json"]:
             self.stdout.write(json.dumps(report, ensure_ascii=False))
         else:
@@ -203,6 +213,21 @@ def format_report(report: dict) -> str:
     parts = [f"{name}: n={g['n']} top1={_pct(g['top_k'][0] if g['top_k'] else None).strip()}%" for name, g in groups.items()]
     gap = report["skin_types"]["gap"]
     lines.append("skin types " + "; ".join(parts) + (f"; top-1 gap {100 * gap[0]:.1f} points" if gap else ""))
+    b = report.get("baselines")
+    if b:
+        source = ("the training split" + (f" of {b['prior_dataset']}" if b.get("prior_dataset") else "")
+                  if b["source"] == baselines_core.SOURCE_TRAIN else "the test references: " + (b.get("source_note") or ""))
+        lines.append("")
+        lines.append(f"image-blind baselines (offline judge, same {b['n']} samples; label prior from {source}):")
+        for key, title in baselines_core.BASELINES.items():
+            base = b.get(key) or {}
+            lines.append(f"{title.lower():<19}% " + " ".join(f"{_pct(v):>6}" for v in base.get("top_k") or []))
+            lines.append(f"{'':<21}" + ", ".join(base.get("names") or []))
+        below = baselines_core.below_messages(report["top_k"], b)
+        lines.append("model is BELOW an image-blind baseline: " + "; ".join(below) if below
+                     else f"model is not below either baseline at Top-1 or Top-{len(report['top_k'])}")
+        if b.get("undecided_references"):
+            lines.append(f"baselines: {b['undecided_references']} reference(s) the ontology cannot decide count as not credited")
     if "undecided_offline" in report:
         lines.append(f"offline: {report['undecided_offline']} prediction(s) the ontology could not decide counted as unrelated")
     if "run_id" in report:
