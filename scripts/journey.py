@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 # Thirteen images: six the machine drafts consistently at once, seven it never does (they go to the
-# experts). The journey decides those by hand: an accepted edit, an override, and each rejection reason,
-# in the training and in the test split.
+# experts). The journey decides six of those by hand — an accepted edit, an override, and each rejection
+# reason, in the training and in the test split — and leaves one undecided (inconsistent).
 LABELS = ["melanoma", "psoriasis", "tinea corporis", "scabies", "melanoma", "psoriasis",
           "acne vulgaris", "psoriasis", "melanoma", "scabies", "tinea corporis", "acne vulgaris", "scabies"]
 NEVER_CONSISTENT = {6, 7, 8, 9, 10, 11, 12}
@@ -262,27 +262,31 @@ class Journey:
         bad_image = claim(b)
         self.call(b, "post", f"/api/review/samples/{by_index[bad_image].pk}/reject/", {"reason": "unusable_image"})
         more = []
-        for reason, note in (("label_suspected_wrong", "not scabies"), ("unusable_image", ""),
-                             ("other", "duplicate of another photo")):
+        for reason, note in (("label_suspected_wrong", "not scabies"), ("other", "duplicate of another photo")):
             more.append(claim(a))
             self.call(a, "post", f"/api/review/samples/{by_index[more[-1]].pk}/reject/", {"reason": reason,
                                                                                        "note": note})
         # Rejected samples are read-only.
         self.call(a, "post", f"/api/review/samples/{by_index[wrong_label].pk}/revisions/",
                   {"caption": json.loads(caption_json("x")), "base_version": 0}, expect=409)
-        check(self.call(a, "post", "/api/review/samples/next/", {"dataset": dataset.pk}, expect=(204,)) is None,
-              "next still serves a sample after every decision")
+        # One sample stays undecided: its drafts are inconsistent, so it must stay out of Stage I. Taking it
+        # and closing the page (the beacon's release) leaves it free for the next reviewer.
+        undecided = claim(a)
+        self.call(a, "post", f"/api/review/samples/{by_index[undecided].pk}/release/", expect=204)
+        check(self.call(b, "post", "/api/review/samples/next/", {"dataset": dataset.pk})["id"] == by_index[undecided].pk,
+              "a released sample was not offered to the next reviewer")
+        self.call(b, "post", f"/api/review/samples/{by_index[undecided].pk}/release/", expect=204)
         # Bulk accept never takes an inconsistent draft.
         ids = [s.pk for s in by_index.values()]
         preview = self.call(admin_c, "post", "/api/review/samples/bulk-accept/", {"sample_ids": ids, "dry_run": True})
         check(preview["accepted"] == 0, f"bulk accept would take {preview['accepted']} sample(s)")
         states = {i: Sample.objects.get(pk=s.pk).state for i, s in by_index.items()}
         want = {edit_ok: "expert_accepted", override: "expert_override", wrong_label: "rejected",
-                bad_image: "rejected", **{i: "rejected" for i in more}}
+                bad_image: "rejected", undecided: "needs_expert", **{i: "rejected" for i in more}}
         check(all(states[i] == w for i, w in want.items()), f"states after review: {states}, wanted {want}")
         self.seen["review"] = {"states": {LABELS[i] + f"#{i}": states[i] for i in sorted(states)}}
         self.decided = {"edit_ok": edit_ok, "override": override, "wrong_label": wrong_label, "bad_image": bad_image,
-                        "rejected_in_train": more}
+                        "rejected_in_train": more, "undecided": undecided}
 
     def snapshots(self, dataset, by_index) -> None:
         from training import services as training
@@ -305,6 +309,7 @@ class Journey:
         check(manifest1.get("overrides") == [pk[d["override"]]], f"Stage I overrides: {manifest1.get('overrides')}")
         stage2 = training.create_snapshot(dataset, "train", "II")
         manifest2 = json.loads((Path(stage2.path) / "manifest.json").read_text())
+        check(pk[d["undecided"]] not in manifest1["sample_ids"], "an inconsistent draft reached the Stage I snapshot")
         rejected = {pk[i] for i in d["rejected_in_train"]}
         check(rejected and rejected <= {pk[i] for i in train}, "the journey must reject training samples too")
         check(set(manifest2["sample_ids"]) == {pk[i] for i in train} - rejected,

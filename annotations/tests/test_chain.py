@@ -30,16 +30,19 @@ def services_installed() -> bool:
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["embedded", "services"])
 def test_the_journey_holds(backend):
-    """import → drafting → review (edit, override, each rejection reason) → both snapshots → evaluation →
-    two dermatologists overrule: states, counts and memberships exact (the script checks each step)."""
+    """import → drafting → review (edit, override, each rejection reason, one left undecided) → both
+    snapshots → evaluation → two dermatologists overrule: states, counts and memberships exact (the script
+    checks each step and says which promise broke)."""
     if backend == "services" and not services_installed():
         pytest.skip("needs Debian's postgresql and redis-server")
     seen = run_script("scripts/journey.py", "--backend", backend, timeout=600)
     assert seen["drafting"] == {"state": "succeeded",
                                 "progress": {"total": 13, "accepted": 6, "needs_expert": 7, "failed": 0}}
     states = list(seen["review"]["states"].values())
-    assert states.count("rejected") == 5 and states.count("expert_override") == 1
+    assert states.count("rejected") == 4 and states.count("expert_override") == 1
+    assert states.count("needs_expert") == 1  # left undecided: it must not reach Stage I
     assert seen["snapshots"]["stage1"] == 6 and len(seen["snapshots"]["stage1_overrides"]) == 1
+    assert seen["snapshots"]["stage2"] == 7
     assert seen["evaluation"]["items"] == 2 and seen["evaluation"]["overrules"] == 2
     assert seen["evaluation"]["top1_after_overrule"] < seen["evaluation"]["top1"]
 
