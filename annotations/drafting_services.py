@@ -181,8 +181,8 @@ def requeue_after_s() -> float:
 def reap_drafting() -> int:
     """The drafting reaper (runs in every worker, webapp/reaper.py): jobs of dead workers back to pending;
     pending jobs never sent (broker down at creation) or lost by the broker (restarted without persistence,
-    or prefetched by a killed worker) sent again once their run has made no progress for
-    ``SKINFLOW_REQUEUE_AFTER_S``; active runs whose jobs are all done finished. Returns the jobs re-sent."""
+    or prefetched by a killed worker) sent again once no drafting job has moved for
+    ``SKINFLOW_REQUEUE_AFTER_S`` (or at once, for what a worker found dead had been sent); active runs whose jobs are all done finished. Returns the jobs re-sent."""
     healed = 0
     active = list(DraftingRun.objects.filter(state__in=DraftingRun.ACTIVE).values_list("id", flat=True))
     if not active:
@@ -197,13 +197,15 @@ def reap_drafting() -> int:
     # A dead worker took its prefetched (unacknowledged) tasks with it; Redis would hand them out again
     # only after the visibility timeout. Whatever was sent before its last heartbeat may be among them.
     dead_since = max((seen for _, seen in reaper.newly_dead_workers()), default=None)
+    # Stalled means no drafting job anywhere moved: while workers are busy with other runs, a run's queued
+    # messages are waiting, not lost, and sending a long backlog again every minute would flood the queue.
+    last = DraftJob.objects.filter(run_id__in=active).aggregate(t=Max("updated_at"))["t"]
     for run_id in active:
         jobs = DraftJob.objects.filter(run_id=run_id)
         never_sent = list(jobs.filter(state=DraftJob.State.PENDING, enqueued_at__isnull=True)
                           .values_list("id", flat=True))
         pending = jobs.filter(state=DraftJob.State.PENDING)
         lost: list[int] = []
-        last = jobs.aggregate(t=Max("updated_at"))["t"]
         if last is not None and last < quiet:
             lost = list(pending.filter(enqueued_at__lt=quiet).values_list("id", flat=True))
         elif dead_since is not None:

@@ -320,3 +320,27 @@ def test_a_dead_workers_prefetched_tasks_are_sent_again_at_once(tmp_path, monkey
     assert not WorkerHeartbeat.objects.filter(name="killed:9").exists()  # mourned once
     sent.clear()
     assert reaper.reap_once() == {"drafting": 0} and sent == []
+
+
+@pytest.mark.django_db
+def test_a_waiting_backlog_is_not_sent_again_while_workers_are_busy(tmp_path, monkeypatch):
+    """Queued messages behind another run's work are waiting, not lost: only when no drafting job anywhere
+    has moved for a while are the old pending jobs sent again."""
+    from annotations import tasks
+
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.draft_sample, "delay", lambda job_id: sent.append(job_id))
+    dataset, _ = make_dataset(tmp_path, [Script("psoriasis", 1), Script("melanoma", 1)])
+    waiting = drafting_services.create_run(dataset)
+    Sample.objects.update(state=Sample.State.NEW)
+    busy = drafting_services.create_run(dataset)
+    long_ago = timezone.now() - timedelta(minutes=10)
+    DraftJob.objects.filter(run=waiting).update(updated_at=long_ago, enqueued_at=long_ago)
+    DraftJob.objects.filter(run=busy).update(updated_at=long_ago, enqueued_at=long_ago)
+    DraftJob.objects.filter(pk=busy.jobs.first().pk).update(state="running", worker="x", updated_at=timezone.now())
+    sent.clear()
+    assert drafting_services.reap_drafting() == 0 and sent == []
+    DraftJob.objects.filter(run=busy).update(updated_at=long_ago)  # everything went quiet: lost, not waiting
+    assert drafting_services.reap_drafting() == 3
+    assert sorted(sent) == sorted(list(waiting.jobs.values_list("id", flat=True))
+                                  + list(busy.jobs.filter(state="pending").values_list("id", flat=True)))
