@@ -66,15 +66,12 @@ class StaleVersion(ReviewError):
         self.latest = latest
 
 
-# Kept under their old names: the queue conditions live with the other reads.
-_free = free_q
-_in_queue = in_queue_q
 
 
 def _candidates(user: Any, dataset: Dataset | None, now, limit: int) -> list[int]:
     """Free queue samples, oldest first: needs_expert, then audits. Two index-ordered queries instead of
     one sorted by a CASE expression, so the database stops after ``limit`` rows."""
-    base = Sample.objects.filter(_free(now)).filter(
+    base = Sample.objects.filter(free_q(now)).filter(
         ~Exists(SampleEvent.objects.filter(sample=OuterRef("pk"), actor=user, kind=Event.SKIPPED)))
     if dataset is not None:
         base = base.filter(dataset=dataset)
@@ -94,7 +91,7 @@ def claim_next(user: Any, *, dataset: Dataset | None = None, lease: timedelta = 
     they rarely collide; a lost race just moves on to the next candidate.
     """
     now = timezone.now()
-    mine = Sample.objects.filter(_in_queue(), claimed_by=user, claim_expires_at__gt=now) \
+    mine = Sample.objects.filter(in_queue_q(), claimed_by=user, claim_expires_at__gt=now) \
         .order_by("claim_expires_at").first()
     if mine is not None:
         Sample.objects.filter(pk=mine.pk, claimed_by=user).update(claim_expires_at=now + lease)
@@ -105,7 +102,7 @@ def claim_next(user: Any, *, dataset: Dataset | None = None, lease: timedelta = 
             return None
         random.shuffle(candidates)
         for sample_id in candidates:
-            if Sample.objects.filter(_free(now), _in_queue(), pk=sample_id).update(
+            if Sample.objects.filter(free_q(now), in_queue_q(), pk=sample_id).update(
                     claimed_by=user, claim_expires_at=now + lease):
                 SampleEvent.objects.create(sample_id=sample_id, actor=user, kind=Event.CLAIMED)
                 return Sample.objects.get(pk=sample_id)
@@ -116,10 +113,10 @@ def claim_next(user: Any, *, dataset: Dataset | None = None, lease: timedelta = 
 def heartbeat(user: Any, sample: Sample, *, lease: timedelta = LEASE) -> None:
     """Keep (or retake, if nobody else did) the claim on a sample that still waits for review."""
     now = timezone.now()
-    took = Sample.objects.filter(_in_queue(), pk=sample.pk).filter(Q(claimed_by=user) | _free(now)) \
+    took = Sample.objects.filter(in_queue_q(), pk=sample.pk).filter(Q(claimed_by=user) | free_q(now)) \
         .update(claimed_by=user, claim_expires_at=now + lease)
     if not took:
-        if not Sample.objects.filter(_in_queue(), pk=sample.pk).exists():
+        if not Sample.objects.filter(in_queue_q(), pk=sample.pk).exists():
             raise NotClaimed("This sample no longer waits for review; take the next sample.")
         raise NotClaimed("Your claim on this sample expired and another reviewer has it now; take the next sample.")
 
@@ -140,7 +137,7 @@ def _refusal(user: Any, sample_id: int, now) -> ReviewError | None:
     current = Sample.objects.filter(pk=sample_id).select_related("claimed_by").first()
     if current is None:
         return NotReviewable("This sample no longer exists; take the next sample.")
-    if not Sample.objects.filter(_in_queue(), pk=sample_id).exists():
+    if not Sample.objects.filter(in_queue_q(), pk=sample_id).exists():
         state = current.get_state_display()
         if current.state == Sample.State.REJECTED:
             return NotReviewable(f"This sample is rejected ({current.get_rejection_reason_display() or 'no reason'}) "
@@ -182,7 +179,7 @@ def _claim_lost(user: Any, sample: Sample) -> ReviewError:
 
 def _claimed(user: Any, sample_id: int, now):
     """The sample, only while the caller's claim on it is live and it waits for review (for conditional UPDATEs)."""
-    return Sample.objects.filter(_in_queue(), live_claim_q(user, now), pk=sample_id)
+    return Sample.objects.filter(in_queue_q(), live_claim_q(user, now), pk=sample_id)
 
 
 def skip(user: Any, sample: Sample) -> None:
@@ -366,7 +363,7 @@ def bulk_accept(admin: Any, sample_ids: Iterable[int]) -> dict[str, int]:
         for row in bulk_accept_preview(sample_ids, now=now):
             sample, best = row["sample"], row["draft"]
             took = row["eligible"] and Sample.objects.filter(
-                _free(now), pk=sample.pk, state=Sample.State.NEEDS_EXPERT, caption_version=0,
+                free_q(now), pk=sample.pk, state=Sample.State.NEEDS_EXPERT, caption_version=0,
             ).update(state=Sample.State.AUTO_ACCEPTED, caption=best.caption, claimed_by=None, claim_expires_at=None)
             if not took:
                 skipped += 1
