@@ -8,7 +8,10 @@ RUN pip install --index-url https://download.pytorch.org/whl/cpu --extra-index-u
  && pip install -r requirements.txt \
  && if [ "$GPU" = "1" ]; then pip install --index-url https://download.pytorch.org/whl/cu128 -r requirements-gpu.txt; fi
 COPY . .
-RUN DJANGO_SECRET_KEY=build-only SKINFLOW_DATA_DIR=/tmp/build python manage.py collectstatic --noinput -v0 \
+# collectstatic needs settings, hence a secret key: a random one that lives only for this step (the start-up
+# guard refuses short keys), never the deployment's key, which must not be baked into the image.
+RUN DJANGO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" SKINFLOW_DATA_DIR=/tmp/build \
+    python manage.py collectstatic --noinput -v0 \
  && mkdir -p /data/static && cp -r /tmp/build/static/. /data/static/
 EXPOSE 8000
 CMD ["gunicorn", "webapp.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "120"]

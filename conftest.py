@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from webapp.roles import ADMIN, DERMATOLOGIST, grant_role
+from webapp.tests.csp_watch import WatchedBrowser
 
 
 @pytest.fixture(autouse=True)
@@ -53,10 +54,13 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
             "--no-first-run", "--disable-component-update", "--disable-sync"])
+        watched = WatchedBrowser(b)  # every browser test also fails on a Content-Security-Policy violation
         try:
-            yield b
+            yield watched
         finally:
             b.close()
+        if watched.csp_violations:
+            pytest.fail("the page broke the Content-Security-Policy:\n" + "\n".join(watched.csp_violations))
 
 
 def _user(username: str, *roles: str):

@@ -19,6 +19,9 @@ from annotations.filters import SampleFilter
 from annotations.import_report import ImportRejected
 from annotations.serializers import (DatasetSerializer, ImportResultSerializer, SampleSerializer,
                                      UploadSerializer)
+from annotations.views import record_import
+from webapp import audit
+from webapp.models import AccessEvent
 from webapp.roles import IsAdminOrReadOnly
 
 
@@ -29,7 +32,8 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def get_queryset(self):
         return selectors.dataset_list()
 
-    @extend_schema(request={"multipart/form-data": UploadSerializer}, responses=ImportResultSerializer)
+    # 201 when the import was committed; a refused one is a 400 (its report, or a "detail" for a bad archive).
+    @extend_schema(request={"multipart/form-data": UploadSerializer}, responses={201: ImportResultSerializer})
     @action(detail=False, methods=["post"], url_path="upload", parser_classes=[MultiPartParser, FormParser])
     def upload(self, request: Request) -> Response:
         """Import a ZIP of <label>/<image> folders (or with labels.csv), or loose images with one label (admin)."""
@@ -43,6 +47,7 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             )
         except ImportRejected as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        record_import(request, data["dataset"], result)
         body = {**asdict(result), "summary": result.summary()}
         return Response(ImportResultSerializer(body).data,
                         status=status.HTTP_201_CREATED if result.committed else status.HTTP_400_BAD_REQUEST)
@@ -55,14 +60,30 @@ class SampleViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return selectors.sample_queryset()
 
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        response = super().list(request, *args, **kwargs)
+        rows = response.data["results"] if isinstance(response.data, dict) else response.data
+        audit.record_samples(request, AccessEvent.Action.SAMPLE_LIST, [row["id"] for row in rows])
+        return response
+
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        sample = self.get_object()
+        audit.record(request, AccessEvent.Action.SAMPLE_VIEW, sample)
+        return Response(self.get_serializer(sample).data)
+
     @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"])
     def image(self, request: Request, pk: str) -> FileResponse:
-        return protected_file(self.get_object().image)
+        sample = self.get_object()
+        response = protected_file(sample.image)
+        audit.record(request, AccessEvent.Action.IMAGE_VIEW, sample)
+        return response
 
     @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"])
     def thumbnail(self, request: Request, pk: str) -> FileResponse:
         sample = self.get_object()
         services.ensure_thumbnail(sample)
-        return protected_file(sample.thumbnail, "image/jpeg")
+        response = protected_file(sample.thumbnail, "image/jpeg")
+        audit.record(request, AccessEvent.Action.THUMBNAIL_VIEW, sample)
+        return response

@@ -20,7 +20,7 @@ from django.db.models import Count, F, Max, Q, Sum
 from django.utils import timezone
 
 from annotations import drafting
-from annotations.imaging import model_ready_image
+from annotations.imaging import NotScrubbed, model_ready_image
 from annotations.models import CaptionDraft, Dataset, DraftingRun, DraftJob, Sample, SampleEvent
 from webapp import reaper
 from webapp.gateway import CallRecorder, record_calls, shared_gateway
@@ -64,15 +64,17 @@ def create_run(dataset: Dataset, *, user: Any = None, split: str = "", max_attem
     if not 1 <= consistency_k <= drafting.DIAGNOSIS_K:
         raise DraftingRejected(f"consistency_k must be between 1 and {drafting.DIAGNOSIS_K} (the diagnoser lists "
                                f"{drafting.DIAGNOSIS_K} diagnoses).")
-    # caption_version 0: a caption a dermatologist wrote is never redrafted by the machine.
-    samples = Sample.objects.filter(dataset=dataset, state__in=only_states, caption_version=0).exclude(image="")
+    # caption_version 0: a caption a dermatologist wrote is never redrafted by the machine. A photo marked as
+    # showing identifying content (a face, a tattoo) is not sent to a drafting endpoint, which may be hosted.
+    samples = (Sample.objects.filter(dataset=dataset, state__in=only_states, caption_version=0,
+                                     identifying_content=False).exclude(image=""))
     if split:
         samples = samples.filter(split=split)
     ids = list(samples.values_list("id", flat=True))
     if not ids:
         raise DraftingRejected(f"No sample of {dataset.name} is waiting for a draft (states {', '.join(only_states)}"
-                               f"{', split ' + split if split else ''}, with an image and no caption written by a "
-                               "dermatologist).")
+                               f"{', split ' + split if split else ''}, with an image, no caption written by a "
+                               "dermatologist and not marked as identifying).")
     with transaction.atomic():
         run = DraftingRun.objects.create(dataset=dataset, split=split, max_attempts=max_attempts,
                                          consistency_k=consistency_k, prompt_version=drafting.PROMPT_VERSION,
@@ -355,10 +357,14 @@ def _draft_claimed(job: DraftJob) -> str:
         _finish_job(job, DraftJob.State.AUTO_ACCEPTED, caption=done.caption)
         return DraftJob.State.AUTO_ACCEPTED
     try:
-        image = model_ready_image((Path(settings.MEDIA_ROOT) / sample.image).read_bytes())
+        image = model_ready_image((Path(settings.MEDIA_ROOT) / sample.image).read_bytes(),
+                                  what=f"the image of sample {sample.pk}")
     except OSError:
         _finish_job(job, DraftJob.State.FAILED,
                     error=f"the image file {sample.image or '(none)'} is missing on the server; re-import the image")
+        return DraftJob.State.FAILED
+    except NotScrubbed as exc:  # the door: a file stored before de-identification is never sent
+        _finish_job(job, DraftJob.State.FAILED, error=str(exc))
         return DraftJob.State.FAILED
 
     recorder = CallRecorder(purpose=f"drafting-run:{run.pk}")

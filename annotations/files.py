@@ -14,5 +14,7 @@ def protected_file(rel: str, content_type: str | None = None) -> FileResponse:
     if not rel or media not in path.parents or not path.is_file():
         raise Http404("The image file is missing on the server; re-import the sample's image.")
     response = FileResponse(path.open("rb"), content_type=content_type)
-    response["Cache-Control"] = "private, max-age=86400"
+    # Patient photos are never kept by the browser or any cache on the way (a shared workstation, a proxy):
+    # every view fetches them again, after the role check. webapp.security_headers sets the same on all pages.
+    response["Cache-Control"] = "no-store, private"
     return response

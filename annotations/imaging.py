@@ -1,12 +1,16 @@
-"""Image validation and thumbnails (pure Python + Pillow).
+"""Image validation, de-identification on the way in, and thumbnails (pure Python + Pillow).
 
-Every image that enters the system passes ``inspect_image``: it must be a real, complete raster image
-of a supported format, under the pixel limit (a decompression bomb is rejected from its header,
-before any pixel is decoded).
+Every image that enters the system passes ``prepare_image``: ``inspect_image`` first (it must be a real,
+complete raster image of a supported format, under the pixel limit; a decompression bomb is rejected from
+its header, before any pixel is decoded), then ``annotations.deidentify.deidentify`` (no EXIF, XMP, IPTC,
+ICC profile, comments or text chunks; upright; pixels kept). What is stored is the cleaned file.
+
+``require_scrubbed`` is the door check: an image leaving for an LLM or an export must carry nothing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import os
@@ -16,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
+
+from annotations.deidentify import DeidentifyError, carries_metadata, deidentify
 
 SUPPORTED_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
@@ -33,6 +39,9 @@ class ImageInfo:
     sha256: str
     md5: str
     suffix: str
+    # SHA-256 of the bytes as they arrived (the upload, before de-identification): provenance, and how a
+    # re-import of the same original is recognised. Equal to sha256 when the file carried nothing.
+    original_sha256: str = ""
 
 
 def inspect_image(data: bytes, max_pixels: int, name: str = "image") -> ImageInfo:
@@ -69,6 +78,39 @@ def inspect_image(data: bytes, max_pixels: int, name: str = "image") -> ImageInf
     )
 
 
+def prepare_image(data: bytes, max_pixels: int, name: str = "image") -> tuple[bytes, ImageInfo]:
+    """The de-identified bytes to store and their info (size, format, checksum of the stored bytes, and
+    ``original_sha256`` of ``data``). Raises :class:`ImageRejected` with a message for the importer."""
+    original = inspect_image(data, max_pixels, name)  # validates before anything is decoded in full
+    try:
+        clean = deidentify(data)
+    except DeidentifyError as exc:
+        raise ImageRejected(f"{name} could not be de-identified ({exc}); re-export it without metadata.") from exc
+    if clean is data:
+        return data, dataclasses.replace(original, original_sha256=original.sha256)
+    # A rotated photo may come back in another (lossless) format and with width and height swapped.
+    info = inspect_image(clean, max_pixels, name)
+    return clean, dataclasses.replace(info, original_sha256=original.sha256)
+
+
+class NotScrubbed(ValueError):
+    """An image about to leave (to an LLM, into an export) still carries metadata: refuse, never send. A
+    ValueError, so callers that fail one item on bad data (evaluation inference) fail it with this message."""
+
+
+def require_scrubbed(data: bytes, what: str) -> bytes:
+    """``data`` when it carries no metadata; otherwise :class:`NotScrubbed` naming what it carries and the
+    fix. The door check before image bytes are encoded into an LLM request or written to an export."""
+    try:
+        found = carries_metadata(data)
+    except DeidentifyError as exc:
+        raise NotScrubbed(f"{what} cannot be checked for metadata ({exc}); run `manage.py scrub_media`.") from exc
+    if found:
+        raise NotScrubbed(f"{what} still carries {', '.join(found)}: it was stored before de-identification. "
+                          "Run `manage.py scrub_media`, then retry.")
+    return data
+
+
 def content_path(info: ImageInfo) -> str:
     """Content-addressed relative path: the same bytes always land in the same place."""
     return f"samples/{info.sha256[:2]}/{info.sha256}{info.suffix}"
@@ -96,9 +138,11 @@ def make_thumbnail(src: Path, dst: Path, size: int) -> None:
 MODEL_FORMATS = {"JPEG", "PNG", "WEBP"}  # what OpenAI-compatible vision endpoints accept as data URLs
 
 
-def model_ready_image(data: bytes) -> bytes:
+def model_ready_image(data: bytes, what: str = "the image") -> bytes:
     """The image as a model endpoint takes it: JPEG, PNG and WebP unchanged; TIFF, BMP and the like
-    re-encoded as PNG (the archive keeps the original file)."""
+    re-encoded as PNG (the archive keeps the original file). Refuses (:class:`NotScrubbed`) an image that
+    still carries metadata: this is the door before image bytes go into an LLM request."""
+    require_scrubbed(data, what)
     with Image.open(io.BytesIO(data)) as img:
         if img.format in MODEL_FORMATS:
             return data

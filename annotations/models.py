@@ -67,7 +67,12 @@ class Sample(models.Model):
         max_length=255, help_text="The source's own id (Fitzpatrick17k md5hash, or the file's relative path)."
     )
     image = models.CharField(max_length=255, blank=True, help_text="Path under MEDIA_ROOT; empty until attached.")
-    checksum = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the image file.")
+    checksum = models.CharField(max_length=64, blank=True,
+                                help_text="SHA-256 of the stored (de-identified) image file: what snapshots hash.")
+    original_checksum = models.CharField(
+        max_length=64, blank=True,
+        help_text="SHA-256 of the image as it arrived, before de-identification: provenance, and how a re-import "
+                  "of the same original is recognised.")
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     label = models.CharField(max_length=255, help_text="The disease label exactly as the source gives it.")
@@ -93,6 +98,11 @@ class Sample(models.Model):
                                    related_name="claimed_samples")
     claim_expires_at = models.DateTimeField(null=True, blank=True)
     audit = models.BooleanField(default=False, help_text="An accepted sample drawn for expert audit.")
+    # Stripping metadata cannot remove what the picture itself shows: a reviewer marks a face, tattoo,
+    # jewellery or a name in the picture, and the sample leaves every export (selectors.eligible_samples).
+    identifying_content = models.BooleanField(
+        default=False, help_text="The picture shows something that identifies the patient (face, tattoo, jewellery, "
+                                 "a name); kept out of training snapshots and evaluation test sets.")
     last_error = models.TextField(blank=True, help_text="Why the last machine step failed, in words.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -265,6 +275,9 @@ class SampleEvent(models.Model):
         REOPENED = "reopened", "reopened"
         BULK_ACCEPTED = "bulk_accepted", "bulk-accepted"
         AUDIT_DRAWN = "audit_drawn", "drawn for audit"
+        IDENTIFYING_FLAGGED = "identifying_flagged", "marked as identifying content"
+        IDENTIFYING_CLEARED = "identifying_cleared", "identifying-content mark removed"
+        IMAGE_SCRUBBED = "image_scrubbed", "image de-identified"
 
     sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

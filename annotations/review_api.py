@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -11,16 +11,22 @@ from rest_framework.response import Response
 
 from annotations import drafting_services, review_selectors, review_services
 from annotations.models import CaptionRevision, Dataset, DraftingRun, FieldFrequencyAnalysis, Sample
-from annotations.review_serializers import (AuditSerializer, BulkAcceptPreviewSerializer, BulkAcceptSerializer,
-                                            CaptionRevisionSerializer, DraftingRunSerializer, FieldFrequencySerializer,
-                                            NextSerializer, OverrideSerializer, RejectSerializer, ReopenSerializer,
-                                            ReviewSampleSerializer, SaveRevisionSerializer)
+from annotations.review_serializers import (AuditResultSerializer, AuditSerializer, BulkAcceptPreviewSerializer,
+                                            BulkAcceptResultSerializer, BulkAcceptSerializer,
+                                            CaptionRevisionSerializer, DraftingRunSerializer, FieldEditSerializer,
+                                            FieldFrequencySerializer, IdentifyingSerializer, NextSerializer,
+                                            OverrideSerializer,
+                                            RejectSerializer, ReopenSerializer, ReviewSampleSerializer,
+                                            SaveRevisionSerializer)
+from webapp import audit
+from webapp.models import AccessEvent
 from webapp.params import int_or_none
 from webapp.roles import IsAdminOrReadOnly, IsAdminRole
 
 
-def _detail(sample: Sample) -> dict:
-    return ReviewSampleSerializer(review_selectors.review_detail(sample)).data
+def _detail(sample: Sample, request: Request) -> dict:
+    # The request tells the serializer whether error texts may keep internal addresses (admins only).
+    return ReviewSampleSerializer(review_selectors.review_detail(sample), context={"request": request}).data
 
 
 def _error(exc: review_services.ReviewError) -> Response:
@@ -56,10 +62,13 @@ class ReviewSampleViewSet(viewsets.GenericViewSet):
         sample = review_services.claim_next(request.user, dataset=dataset)
         if sample is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(_detail(self.get_queryset().get(pk=sample.pk)))
+        audit.record(request, AccessEvent.Action.REVIEW_CLAIM, sample)
+        return Response(_detail(self.get_queryset().get(pk=sample.pk), request))
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        return Response(_detail(self.get_object()))
+        sample = self.get_object()
+        audit.record(request, AccessEvent.Action.SAMPLE_VIEW, sample)
+        return Response(_detail(sample, request))
 
     @extend_schema(request=None, responses={200: ReviewSampleSerializer, 409: OpenApiResponse(description="claimed by another reviewer")})
     @action(detail=True, methods=["post"])
@@ -68,7 +77,7 @@ class ReviewSampleViewSet(viewsets.GenericViewSet):
             review_services.heartbeat(request.user, self.get_object())
         except review_services.ReviewError as exc:
             return _error(exc)
-        return Response(_detail(self.get_object()))
+        return Response(_detail(self.get_object(), request))
 
     @extend_schema(request=SaveRevisionSerializer, responses={201: CaptionRevisionSerializer, **_REFUSED})
     @action(detail=True, methods=["post"])
@@ -82,7 +91,9 @@ class ReviewSampleViewSet(viewsets.GenericViewSet):
                                                      body.validated_data["base_version"])
         except review_services.ReviewError as exc:
             return _error(exc)
-        return Response(CaptionRevisionSerializer(revision).data, status=status.HTTP_201_CREATED)
+        audit.record(request, AccessEvent.Action.REVIEW_SAVE, revision, sample_id=sample.pk, version=revision.version)
+        return Response(CaptionRevisionSerializer(revision, context={"request": request}).data,
+                        status=status.HTTP_201_CREATED)
 
     @extend_schema(request=OverrideSerializer, responses={200: ReviewSampleSerializer, **_REFUSED})
     @action(detail=True, methods=["post"])
@@ -90,24 +101,42 @@ class ReviewSampleViewSet(viewsets.GenericViewSet):
         """Accept the saved caption ``version`` as expert although its re-check disagreed; a reason is required."""
         body = OverrideSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        sample = self.get_object()
         try:
-            review_services.accept_override(request.user, self.get_object(), body.validated_data["reason"],
+            review_services.accept_override(request.user, sample, body.validated_data["reason"],
                                             body.validated_data["version"])
         except review_services.ReviewError as exc:
             return _error(exc)
-        return Response(_detail(self.get_object()))
+        audit.record(request, AccessEvent.Action.REVIEW_OVERRIDE, sample, version=body.validated_data["version"])
+        return Response(_detail(self.get_object(), request))
 
     @extend_schema(request=RejectSerializer, responses={200: ReviewSampleSerializer, **_REFUSED})
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: str) -> Response:
         body = RejectSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        sample = self.get_object()
         try:
-            review_services.reject(request.user, self.get_object(), body.validated_data["reason"],
-                                   body.validated_data["note"])
+            review_services.reject(request.user, sample, body.validated_data["reason"], body.validated_data["note"])
         except review_services.ReviewError as exc:
             return _error(exc)
-        return Response(_detail(self.get_object()))
+        audit.record(request, AccessEvent.Action.REVIEW_REJECT, sample, reason=body.validated_data["reason"])
+        return Response(_detail(self.get_object(), request))
+
+    @extend_schema(request=IdentifyingSerializer, responses={200: ReviewSampleSerializer, **_REFUSED})
+    @action(detail=True, methods=["post"])
+    def identifying(self, request: Request, pk: str) -> Response:
+        """Mark (``identifying: true``) or unmark the picture as identifying the patient; needs no claim."""
+        body = IdentifyingSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            review_services.mark_identifying(request.user, self.get_object(), body.validated_data["identifying"],
+                                             body.validated_data["note"])
+        except review_services.ReviewError as exc:
+            return _error(exc)
+        audit.record(request, AccessEvent.Action.SAMPLE_IDENTIFYING, self.get_object(),
+                     identifying=body.validated_data["identifying"])
+        return Response(_detail(self.get_object(), request))
 
     @extend_schema(request=ReopenSerializer, responses={200: ReviewSampleSerializer, **_REFUSED})
     @action(detail=True, methods=["post"], permission_classes=[IsAdminRole])
@@ -115,19 +144,23 @@ class ReviewSampleViewSet(viewsets.GenericViewSet):
         """Admins: a rejected sample goes back to needs_expert."""
         body = ReopenSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        sample = self.get_object()
         try:
-            review_services.reopen(request.user, self.get_object(), body.validated_data["note"])
+            review_services.reopen(request.user, sample, body.validated_data["note"])
         except review_services.ReviewError as exc:
             return _error(exc)
-        return Response(_detail(self.get_object()))
+        audit.record(request, AccessEvent.Action.REVIEW_REOPEN, sample)
+        return Response(_detail(self.get_object(), request))
 
     @extend_schema(request=None, responses={204: None, **_REFUSED})
     @action(detail=True, methods=["post"])
     def skip(self, request: Request, pk: str) -> Response:
+        sample = self.get_object()
         try:
-            review_services.skip(request.user, self.get_object())
+            review_services.skip(request.user, sample)
         except review_services.ReviewError as exc:
             return _error(exc)
+        audit.record(request, AccessEvent.Action.REVIEW_SKIP, sample)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses={204: None})
@@ -138,7 +171,7 @@ class ReviewSampleViewSet(viewsets.GenericViewSet):
         review_services.release(request.user, self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=BulkAcceptSerializer, responses={200: dict})
+    @extend_schema(request=BulkAcceptSerializer, responses={200: BulkAcceptResultSerializer})
     @action(detail=False, methods=["post"], url_path="bulk-accept", permission_classes=[IsAdminRole])
     def bulk_accept(self, request: Request) -> Response:
         """Admins: accept the best machine draft of each listed needs_expert sample, only drafts whose
@@ -148,12 +181,15 @@ class ReviewSampleViewSet(viewsets.GenericViewSet):
         ids = body.validated_data["sample_ids"]
         if body.validated_data["dry_run"]:
             rows = review_selectors.bulk_accept_preview(ids)
+            audit.record_samples(request, AccessEvent.Action.SAMPLE_LIST, [r["sample"].pk for r in rows])
             return Response({"dry_run": True, "accepted": sum(r["eligible"] for r in rows),
                              "skipped": sum(not r["eligible"] for r in rows),
                              "samples": BulkAcceptPreviewSerializer(rows, many=True).data})
-        return Response(review_services.bulk_accept(request.user, ids))
+        result = review_services.bulk_accept(request.user, ids)
+        audit.record_samples(request, AccessEvent.Action.REVIEW_BULK_ACCEPT, ids, **result)
+        return Response(result)
 
-    @extend_schema(request=AuditSerializer, responses={200: dict})
+    @extend_schema(request=AuditSerializer, responses={200: AuditResultSerializer})
     @action(detail=False, methods=["post"], permission_classes=[IsAdminRole])
     def audit(self, request: Request) -> Response:
         """Admins: draw auto-accepted samples of a dataset for expert audit."""
@@ -162,10 +198,14 @@ class ReviewSampleViewSet(viewsets.GenericViewSet):
         dataset = get_object_or_404(Dataset, pk=body.validated_data["dataset"])
         drawn = review_services.draw_audit(request.user, dataset, body.validated_data["count"],
                                            body.validated_data.get("seed"))
+        audit.record(request, AccessEvent.Action.REVIEW_AUDIT_DRAW, dataset, requested=body.validated_data["count"],
+                     drawn=drawn)
         return Response({"drawn": drawn})
 
-    @extend_schema(responses={200: dict})
-    @action(detail=False, methods=["get"], url_path="field-edits", permission_classes=[IsAdminRole])
+    @extend_schema(responses={200: FieldEditSerializer(many=True)},
+                   parameters=[OpenApiParameter("dataset", int, description="Only this dataset's revisions.")])
+    @action(detail=False, methods=["get"], url_path="field-edits", permission_classes=[IsAdminRole],
+            pagination_class=None)
     def field_edits(self, request: Request) -> Response:
         """Admins: which caption fields reviewers change most."""
         dataset = Dataset.objects.filter(pk=int_or_none(request.query_params.get("dataset"))).first()

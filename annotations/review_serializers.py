@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotations.models import CaptionDraft, CaptionRevision, DraftingRun, FieldFrequencyAnalysis, SampleEvent
 from annotations.review_services import REJECT_REASONS
-from annotations.schema import FIELDS
+from annotations.schema import FIELDS, LESION_TYPES
+from webapp.redact_fields import PublicErrorField
 
 
 class CaptionDraftSerializer(serializers.ModelSerializer):
+    caption_error = PublicErrorField(allow_blank=True)  # LLM errors name internal hosts: admins only
+
     class Meta:
         model = CaptionDraft
         fields = ["id", "attempt", "prompt_version", "drafter_model", "structurer_model", "diagnoser_model",
@@ -18,6 +22,7 @@ class CaptionDraftSerializer(serializers.ModelSerializer):
 
 class CaptionRevisionSerializer(serializers.ModelSerializer):
     author = serializers.CharField(source="author.username", read_only=True)
+    check_error = PublicErrorField(allow_blank=True)
 
     class Meta:
         model = CaptionRevision
@@ -27,7 +32,8 @@ class CaptionRevisionSerializer(serializers.ModelSerializer):
 
 
 class SampleEventSerializer(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor.username", default=None, read_only=True)
+    # Null for the system's own events and once the account is deleted (SET_NULL): the schema says so.
+    actor = serializers.CharField(source="actor.username", default=None, read_only=True, allow_null=True)
     kind_display = serializers.CharField(source="get_kind_display", read_only=True)
 
     class Meta:
@@ -44,12 +50,16 @@ class ReviewSampleSerializer(serializers.Serializer):
     rejection_reason = serializers.CharField(source="sample.rejection_reason")
     fitzpatrick = serializers.IntegerField(source="sample.fitzpatrick", allow_null=True)
     audit = serializers.BooleanField(source="sample.audit")
+    identifying_content = serializers.BooleanField(
+        source="sample.identifying_content",
+        help_text="A reviewer marked the picture as identifying (face, tattoo, ...): it is kept out of exports.")
     caption_version = serializers.IntegerField(source="sample.caption_version")
     caption = serializers.DictField(child=serializers.CharField(allow_blank=True), allow_null=True)
-    claimed_by = serializers.CharField(source="claimed_by.username", default=None)
+    claimed_by = serializers.CharField(source="claimed_by.username", default=None, allow_null=True,
+                                       help_text="Null when nobody holds a claim.")
     claim_expires_at = serializers.DateTimeField(source="sample.claim_expires_at", allow_null=True)
     image_url = serializers.SerializerMethodField()
-    last_error = serializers.CharField(source="sample.last_error")
+    last_error = PublicErrorField(source="sample.last_error", allow_blank=True)
     drafts = CaptionDraftSerializer(many=True)
     best_draft_id = serializers.IntegerField(allow_null=True)
     revisions = CaptionRevisionSerializer(many=True)
@@ -59,6 +69,19 @@ class ReviewSampleSerializer(serializers.Serializer):
         return f"/samples/{obj['sample'].id}/image/"
 
 
+# The caption as annotations.schema.parse_caption takes it: exactly the 12 fields, each a string ("" for none).
+# Said in the schema so a client (and schemathesis) can build a caption the server accepts.
+CAPTION_SCHEMA = {
+    "type": "object",
+    "properties": {name: {"type": "string"} for name in FIELDS} | {"lesion_type": {
+        "type": "string", "description": "Comma-separated lesion types from: " + ", ".join(LESION_TYPES) + "."}},
+    "required": list(FIELDS),
+    "additionalProperties": False,
+    "example": {name: ("plaque" if name == "lesion_type" else "") for name in FIELDS},
+}
+
+
+@extend_schema_field(CAPTION_SCHEMA)
 class CaptionField(serializers.DictField):
     child = serializers.CharField(allow_blank=True, trim_whitespace=False)
 
@@ -66,6 +89,13 @@ class CaptionField(serializers.DictField):
 class SaveRevisionSerializer(serializers.Serializer):
     caption = CaptionField(help_text=f"The 12 fields: {', '.join(FIELDS)}")
     base_version = serializers.IntegerField(min_value=0, help_text="The caption_version the reviewer edited.")
+
+
+class IdentifyingSerializer(serializers.Serializer):
+    identifying = serializers.BooleanField(help_text="true: the picture identifies the patient (face, tattoo, "
+                                                     "jewellery, a name); the sample leaves every export.")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=500,
+                                 help_text="What identifies the patient, e.g. 'face in frame'.")
 
 
 class RejectSerializer(serializers.Serializer):
@@ -108,10 +138,45 @@ class BulkAcceptPreviewSerializer(serializers.Serializer):
         return f"/samples/{row['sample'].id}/thumbnail/"
 
 
+class BulkAcceptResultSerializer(serializers.Serializer):
+    """The answer of bulk-accept: with ``dry_run`` the preview of each sample, else what was done."""
+
+    dry_run = serializers.BooleanField(required=False, help_text="Present (true) only on a preview.")
+    accepted = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    samples = BulkAcceptPreviewSerializer(many=True, required=False, help_text="Only on a preview.")
+
+
+class AuditResultSerializer(serializers.Serializer):
+    drawn = serializers.IntegerField(help_text="How many auto-accepted samples were marked for audit.")
+
+
+class FieldEditSerializer(serializers.Serializer):
+    """One caption field in ``review_selectors.field_edit_stats``, most-changed first."""
+
+    field = serializers.ChoiceField(choices=list(FIELDS))
+    changed = serializers.IntegerField(help_text="Revisions that changed this field.")
+    share = serializers.FloatField(help_text="changed / revisions (0 without revisions).")
+
+
 class AuditSerializer(serializers.Serializer):
     dataset = serializers.IntegerField()
     count = serializers.IntegerField(min_value=1, max_value=10_000)
     seed = serializers.IntegerField(required=False, allow_null=True)
+
+
+class DraftingProgressSerializer(serializers.Serializer):
+    """``drafting_services.run_progress``: job counts and tokens, computed from the jobs."""
+
+    total = serializers.IntegerField()
+    done = serializers.IntegerField()
+    accepted = serializers.IntegerField()
+    needs_expert = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    prompt_tokens = serializers.IntegerField()
+    completion_tokens = serializers.IntegerField()
+    attempts = serializers.IntegerField(help_text="Machine drafts written (every attempt of every job).")
 
 
 class DraftingRunSerializer(serializers.ModelSerializer):
@@ -123,6 +188,7 @@ class DraftingRunSerializer(serializers.ModelSerializer):
                   "finished_at", "progress"]
         read_only_fields = ["prompt_version", "state", "created_at", "finished_at", "progress"]
 
+    @extend_schema_field(DraftingProgressSerializer)
     def get_progress(self, run: DraftingRun) -> dict:
         from annotations.drafting_services import run_progress
 

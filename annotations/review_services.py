@@ -15,7 +15,7 @@ from annotations import drafting
 from annotations.drafting_services import judge_for
 from annotations.models import CaptionDraft, CaptionRevision, Dataset, FieldFrequencyAnalysis, Sample, SampleEvent
 from annotations.review_selectors import bulk_accept_preview, free_q, in_queue_q, live_claim_q, starting_caption
-from webapp.roles import ADMIN, has_role
+from webapp.roles import ADMIN, DERMATOLOGIST, has_role
 from annotations.schema import FIELDS, CaptionError, parse_caption
 from webapp.gateway import CallRecorder, record_calls, shared_gateway
 from webapp.llm import LLMError
@@ -348,6 +348,27 @@ def reopen(admin: Any, sample: Sample, note: str = "") -> Sample:
                                                    audit=False, claimed_by=None, claim_expires_at=None)
         SampleEvent.objects.create(sample=sample, actor=admin, kind=Event.REOPENED,
                                    detail={"rejection_reason": previous[1], "note": note.strip()})
+    sample.refresh_from_db()
+    return sample
+
+
+def mark_identifying(user: Any, sample: Sample, identifying: bool, note: str = "") -> Sample:
+    """Mark (or unmark) the sample's picture as showing identifying content (a face, tattoo, jewellery, a
+    name in the picture). A marked sample leaves training snapshots and evaluation test sets
+    (:func:`annotations.selectors.eligible_samples`). Any dermatologist or admin may do it at any time, with or
+    without a claim and whatever the sample's state: protecting a patient must not wait for the workflow.
+    Each change leaves an event (who, when, note); setting what is already set changes nothing."""
+    if not has_role(user, DERMATOLOGIST, ADMIN):
+        raise NotAllowed("Only dermatologists and admins can mark identifying content.")
+    note = " ".join((note or "").split())
+    if len(note) > 500:
+        raise ReviewError(f"The note is {len(note)} characters long; keep it under 500.")
+    with transaction.atomic():
+        if Sample.objects.filter(pk=sample.pk).exclude(identifying_content=identifying).update(
+                identifying_content=identifying):
+            SampleEvent.objects.create(sample=sample, actor=user,
+                                       kind=Event.IDENTIFYING_FLAGGED if identifying else Event.IDENTIFYING_CLEARED,
+                                       detail={"note": note})
     sample.refresh_from_db()
     return sample
 

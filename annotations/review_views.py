@@ -15,6 +15,8 @@ from annotations import drafting_services, review_selectors, review_services
 from annotations.filters import SampleFilter
 from annotations.models import Dataset, DraftingRun, FieldFrequencyAnalysis, Sample
 from annotations.schema import FIELD_GUIDELINES, FIELDS
+from webapp import audit
+from webapp.models import AccessEvent
 from webapp.params import int_or_none
 from webapp.roles import ADMIN, has_role, role_required
 
@@ -33,6 +35,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         waiting.form.fields.pop("state", None)
         context["bulk_filter"] = waiting
         context["needs_expert"] = waiting.qs.select_related("dataset")[:200]
+        audit.record_samples(request, AccessEvent.Action.SAMPLE_LIST, [s.pk for s in context["needs_expert"]])
     return render(request, "annotations/review_queue.html", context)
 
 
@@ -48,6 +51,7 @@ def next_sample(request: HttpRequest) -> HttpResponse:
     if sample is None:
         messages.info(request, "Nothing is waiting for review right now.")
         return redirect("review-queue")
+    audit.record(request, AccessEvent.Action.REVIEW_CLAIM, sample)
     return redirect("review-sample", sample_id=sample.pk)
 
 
@@ -60,6 +64,7 @@ def review_sample(request: HttpRequest, sample_id: int) -> HttpResponse:
               for f in FIELDS]
     # Editable when it waits for review and nobody else holds it; the page's first heartbeat takes the claim.
     mine = detail["reviewable"] and (detail["claimed_by"] is None or detail["claimed_by"] == request.user)
+    audit.record(request, AccessEvent.Action.SAMPLE_VIEW, sample)
     return render(request, "annotations/review_sample.html", {
         **detail, "fields": fields, "reject_reasons": review_services.REJECT_REASONS, "mine": mine,
         "config": json.dumps({"sampleId": sample.pk, "version": sample.caption_version, "mine": mine,
@@ -77,6 +82,7 @@ def reopen(request: HttpRequest, sample_id: int) -> HttpResponse:
     except review_services.ReviewError as exc:
         messages.error(request, str(exc))
     else:
+        audit.record(request, AccessEvent.Action.REVIEW_REOPEN, sample)
         messages.success(request, f"Sample #{sample.pk} is back in the review queue.")
     return redirect("review-sample", sample_id=sample.pk)
 
@@ -118,10 +124,12 @@ def bulk_accept(request: HttpRequest) -> HttpResponse:
         return redirect("review-queue")
     if request.POST.get("confirm") != "1":
         rows = review_selectors.bulk_accept_preview(ids)
+        audit.record_samples(request, AccessEvent.Action.SAMPLE_LIST, [r["sample"].pk for r in rows])
         return render(request, "annotations/review_bulk_preview.html", {
             "rows": rows, "eligible": [r for r in rows if r["eligible"]],
             "left_alone": [r for r in rows if not r["eligible"]]})
     result = review_services.bulk_accept(request.user, ids)
+    audit.record_samples(request, AccessEvent.Action.REVIEW_BULK_ACCEPT, ids, **result)
     messages.success(request, f"Accepted {result['accepted']} machine draft(s); skipped {result['skipped']} "
                               "(no consistent draft, edited, claimed, or no longer waiting).")
     return redirect("review-queue")
@@ -139,6 +147,7 @@ def draw_audit(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Say how many accepted samples to draw for audit (a whole number, at least 1).")
     else:
         n = review_services.draw_audit(request.user, dataset, count)
+        audit.record(request, AccessEvent.Action.REVIEW_AUDIT_DRAW, dataset, requested=count, drawn=n)
         messages.success(request, f"Drew {n} auto-accepted sample(s) of {dataset.name} for audit.")
     return redirect("review-queue")
 

@@ -28,6 +28,8 @@ def sample_queryset() -> QuerySet[Sample]:
 
 Reason = Sample.RejectionReason
 PURPOSES = ("stage1", "stage2", "evaluation", "drafting")
+# Purposes whose samples leave the review tool (training snapshots, evaluation test sets).
+EXPORT_PURPOSES = frozenset({"stage1", "stage2", "evaluation"})
 
 # What a rejection removes the sample from, by its reason. A suspected wrong label poisons everything that
 # trusts the label (evaluation, both training stages); an unusable image poisons everything, drafting too.
@@ -53,7 +55,10 @@ def _not_removed_by_rejection(purpose: str) -> Q:
 def eligible_samples(purpose: str, *, dataset: Dataset | None = None, split: str = "",
                      include_overrides: bool = True, need_image: bool = True) -> QuerySet[Sample]:
     """The one place that applies the review rules (states, rejections and their reasons, overrides,
-    qc exclusions) to what training snapshots and evaluation runs may use, ordered by id.
+    qc exclusions, identifying content) to what training snapshots and evaluation runs may use, ordered by id.
+
+    A sample a reviewer marked as showing identifying content (face, tattoo, jewellery, a name in the
+    picture) is left out of every export purpose (``EXPORT_PURPOSES``); drafting is not an export.
 
     * ``"stage1"``: samples with an accepted caption (auto-accepted, expert-accepted, and expert overrides
       unless ``include_overrides=False``) and an image.
@@ -67,6 +72,8 @@ def eligible_samples(purpose: str, *, dataset: Dataset | None = None, split: str
     if purpose not in PURPOSES:
         raise ValueError(f"unknown purpose {purpose!r}; use one of {', '.join(PURPOSES)}")
     qs = Sample.objects.filter(_not_removed_by_rejection(purpose))
+    if purpose in EXPORT_PURPOSES:
+        qs = qs.filter(identifying_content=False)
     if dataset is not None:
         qs = qs.filter(dataset=dataset)
     if split:

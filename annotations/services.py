@@ -7,6 +7,7 @@ are removed again.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import dataclasses
 import tempfile
@@ -23,15 +24,16 @@ from annotations import f17k
 from annotations.archive import extract_zip
 from annotations.download import download_images, existing_image
 from annotations.folder_source import FolderEntry, read_path_label_csv, scan_label_folders
+from annotations.deidentify import DeidentifyError, carries_metadata, deidentify
 from annotations.imaging import (IMAGE_SUFFIXES, ImageInfo, ImageRejected, content_path, inspect_image,
-                                 make_thumbnail, write_atomic)
+                                 make_thumbnail, prepare_image, write_atomic)
 from annotations.import_report import FieldLimits, ImportRejected, ImportResult, RowError
-from annotations.models import Dataset, Sample
+from annotations.models import Dataset, Sample, SampleEvent
 
 log = logging.getLogger(__name__)
 
 _COMPARED_FIELDS = ("label", "source", "source_url", "fitzpatrick", "qc_flag", "exclude_from_eval", "metadata")
-_IMAGE_FIELDS = ("image", "checksum", "width", "height")
+_IMAGE_FIELDS = ("image", "checksum", "original_checksum", "width", "height")
 
 
 @dataclass
@@ -71,14 +73,15 @@ def get_or_create_dataset(name: str, source: str, *, description: str = "", lice
 
 
 def _inspect_records(records: list[SampleRecord], progress: bool) -> list[RowError]:
-    """Validate every record's image in a small thread pool (Pillow releases the GIL while decoding)."""
+    """Validate and de-identify every record's image in a small thread pool (Pillow releases the GIL while
+    decoding). The cleaned bytes are not kept: ``_stage_images`` makes them again for files not yet stored."""
     with_images = [r for r in records if r.image_path is not None]
     errors: list[RowError] = []
     max_pixels = settings.SKINFLOW_MAX_IMAGE_PIXELS
 
     def check(rec: SampleRecord) -> RowError | None:
         try:
-            rec.image = inspect_image(rec.image_path.read_bytes(), max_pixels, name=rec.image_path.name)
+            _, rec.image = prepare_image(rec.image_path.read_bytes(), max_pixels, name=rec.image_path.name)
         except ImageRejected as exc:
             return RowError(rec.external_id, "image", str(exc))
         except OSError as exc:
@@ -94,8 +97,9 @@ def _inspect_records(records: list[SampleRecord], progress: bool) -> list[RowErr
 
 
 def _stage_images(records: Iterable[SampleRecord], staged: _StagedFiles) -> None:
-    # Files are read a second time here rather than kept from validation: holding 16k images in memory
-    # between the two passes would cost far more than re-reading them from the page cache.
+    # Files are read (and cleaned) a second time here rather than kept from validation: holding 16k images in
+    # memory between the two passes would cost far more. A file already stored (a re-import) is not redone:
+    # the path is the stored bytes' checksum. Only de-identified bytes are ever written (issue 12).
     media = Path(settings.MEDIA_ROOT)
     for rec in records:
         if rec.image is None:
@@ -103,9 +107,14 @@ def _stage_images(records: Iterable[SampleRecord], staged: _StagedFiles) -> None
         rel = content_path(rec.image)
         dst = media / rel
         if not dst.exists():
-            write_atomic(dst, rec.image_path.read_bytes())
+            clean, info = prepare_image(rec.image_path.read_bytes(), settings.SKINFLOW_MAX_IMAGE_PIXELS,
+                                        name=rec.image_path.name)
+            if info.sha256 != rec.image.sha256:  # the file changed between the two passes
+                raise ImportRejected(f"{rec.image_path.name} changed while it was being imported; import again.")
+            write_atomic(dst, clean)
             staged.written.append(dst)
-        rec.fields.update(image=rel, checksum=rec.image.sha256, width=rec.image.width, height=rec.image.height)
+        rec.fields.update(image=rel, checksum=rec.image.sha256, original_checksum=rec.image.original_sha256,
+                          width=rec.image.width, height=rec.image.height)
 
 
 def write_records(dataset: Dataset, records: Sequence[SampleRecord], errors: list[RowError], *,
@@ -124,7 +133,7 @@ def write_records(dataset: Dataset, records: Sequence[SampleRecord], errors: lis
             _stage_images(good, staged)
             existing = {s.external_id: s for s in Sample.objects.filter(dataset=dataset).only(
                 "id", "external_id", *_COMPARED_FIELDS, *_IMAGE_FIELDS)}
-            to_create, to_update = [], []
+            to_create, to_update, replaced = [], [], []
             for rec in good:
                 current = existing.get(rec.external_id)
                 if current is None:
@@ -132,6 +141,8 @@ def write_records(dataset: Dataset, records: Sequence[SampleRecord], errors: lis
                     continue
                 changed = [k for k, v in rec.fields.items() if getattr(current, k) != v]
                 if changed:
+                    if "image" in changed and current.image:
+                        replaced.append(current.image)
                     for k in changed:
                         setattr(current, k, rec.fields[k])
                     if "image" in changed:
@@ -145,6 +156,9 @@ def write_records(dataset: Dataset, records: Sequence[SampleRecord], errors: lis
                 Sample.objects.bulk_update(to_update, names, batch_size=1000)
             result.created, result.updated = len(to_create), len(to_update)
             result.images_attached = sum(1 for r in good if r.image is not None)
+            if replaced:
+                # A re-import that replaces a file stored before de-identification must not leave it behind.
+                transaction.on_commit(lambda: _remove_replaced_with_metadata(replaced))
             with_images = [s.pk for s in to_create + to_update if s.image]
             if with_images:
                 # Thumbnails are made ahead by a worker; the pages also make any that are still missing.
@@ -159,6 +173,18 @@ def write_records(dataset: Dataset, records: Sequence[SampleRecord], errors: lis
         staged.remove()
         raise
     return result
+
+
+def _remove_replaced_with_metadata(paths: list[str]) -> None:
+    """Old image files a re-import replaced: removed when they still carry metadata and nothing points at
+    them. Only those: clean files may be shared with an import that is still being written."""
+    media = Path(settings.MEDIA_ROOT)
+    for rel in set(paths):
+        try:
+            if carries_metadata((media / rel).read_bytes()):
+                _unlink_unreferenced(rel, media)
+        except (OSError, DeidentifyError):
+            continue  # gone already, or unreadable: nothing to protect
 
 
 def _enqueue_thumbnails(sample_ids: list[int], chunk: int = 500) -> None:
@@ -346,3 +372,118 @@ def make_thumbnails(sample_ids: Iterable[int]) -> int:
         ensure_thumbnail(sample)
         made += not had
     return made
+
+
+# ---- de-identifying what was stored before images were cleaned on the way in (manage.py scrub_media) --------
+
+@dataclass
+class ScrubReport:
+    checked: int = 0
+    scrubbed: int = 0
+    already_clean: int = 0
+    missing: list[int] = field(default_factory=list)  # sample ids whose file is gone
+    failed: list[tuple[int, str]] = field(default_factory=list)  # (sample id, why)
+    removed: dict[str, int] = field(default_factory=dict)  # what was removed -> number of files
+    scrubbed_ids: list[int] = field(default_factory=list)
+
+
+def _unlink_unreferenced(rel: str, media: Path) -> None:
+    """Remove a stored image (and thumbnails made from it) once no sample points at it any more. Files are
+    content-addressed, so two samples (two datasets) can share one."""
+    if rel and not Sample.objects.filter(image=rel).exists():
+        (media / rel).unlink(missing_ok=True)
+
+
+def _finish_interrupted_scrubs(media: Path) -> None:
+    """A run killed after a sample was switched to its clean file but before the old file was removed
+    leaves the old file behind, still carrying metadata: its path is in the IMAGE_SCRUBBED event."""
+    for detail in SampleEvent.objects.filter(kind=SampleEvent.Kind.IMAGE_SCRUBBED).values_list("detail", flat=True):
+        previous = (detail or {}).get("previous_image", "")
+        if previous and (media / previous).exists():
+            _unlink_unreferenced(previous, media)
+        thumb = (detail or {}).get("previous_thumbnail", "")
+        if thumb and (media / thumb).exists() and not Sample.objects.filter(thumbnail=thumb).exists():
+            (media / thumb).unlink(missing_ok=True)
+
+
+def _scrub_one(sample: Sample, media: Path, report: ScrubReport) -> None:
+    path = media / sample.image
+    try:
+        data = path.read_bytes()
+    except OSError:
+        report.missing.append(sample.pk)
+        return
+    try:
+        found = carries_metadata(data)
+        if not found:
+            report.already_clean += 1
+            if not sample.original_checksum:  # stored clean before the migration filled it: provenance
+                Sample.objects.filter(pk=sample.pk, original_checksum="").update(original_checksum=sample.checksum)
+            return
+        clean = deidentify(data)
+        info = inspect_image(clean, settings.SKINFLOW_MAX_IMAGE_PIXELS, name=sample.image)
+    except (DeidentifyError, ImageRejected) as exc:
+        report.failed.append((sample.pk, str(exc)))
+        return
+    rel = content_path(info)
+    if not (media / rel).exists():
+        write_atomic(media / rel, clean)
+    original = sample.original_checksum or hashlib.sha256(data).hexdigest()
+    with transaction.atomic():
+        # Conditional on the file it read: a concurrent re-import that moved the sample meanwhile wins.
+        if not Sample.objects.filter(pk=sample.pk, image=sample.image).update(
+                image=rel, checksum=info.sha256, original_checksum=original, width=info.width, height=info.height,
+                thumbnail=""):
+            return
+        SampleEvent.objects.create(sample=sample, kind=SampleEvent.Kind.IMAGE_SCRUBBED, detail={
+            "removed": found, "previous_image": sample.image, "previous_checksum": sample.checksum,
+            "previous_thumbnail": sample.thumbnail, "checksum": info.sha256})
+    report.scrubbed += 1
+    report.scrubbed_ids.append(sample.pk)
+    for what in found:
+        report.removed[what] = report.removed.get(what, 0) + 1
+    _unlink_unreferenced(sample.image, media)
+    if sample.thumbnail and not Sample.objects.filter(thumbnail=sample.thumbnail).exists():
+        (media / sample.thumbnail).unlink(missing_ok=True)
+
+
+def scrub_stored_images(*, progress: bool = True, chunk: int = 500) -> ScrubReport:
+    """De-identify every stored sample image that still carries metadata (files stored before images were
+    cleaned on the way in): write the clean file, point the sample at it (``checksum`` is the clean file's,
+    ``original_checksum`` keeps the one it arrived with), clear its thumbnail (rebuilt from the upright
+    image), record an ``image_scrubbed`` event, and remove the old file once nothing points at it.
+
+    Idempotent (a clean file is left alone) and resumable: each sample is switched in its own transaction,
+    and a run killed half-way is completed by the next one, which also removes old files a killed run left.
+    Snapshots are the caller's (``scrub_media``) business: training depends on annotations, not back.
+    """
+    media = Path(settings.MEDIA_ROOT)
+    report = ScrubReport()
+    _finish_interrupted_scrubs(media)
+    samples = Sample.objects.exclude(image="").order_by("pk")
+    bar = tqdm(total=samples.count(), desc="scrubbing images", unit="img", disable=not progress)
+    last = 0
+    try:
+        while True:
+            batch = list(samples.filter(pk__gt=last).only("pk", "image", "checksum", "original_checksum",
+                                                          "thumbnail")[:chunk])
+            if not batch:
+                break
+            for sample in batch:
+                _scrub_one(sample, media, report)
+                report.checked += 1
+                bar.update(1)
+            last = batch[-1].pk
+    finally:
+        bar.close()
+    if report.scrubbed:
+        _enqueue_thumbnails_safely(report.scrubbed_ids)
+    return report
+
+
+def _enqueue_thumbnails_safely(sample_ids: list[int]) -> None:
+    # The pages make missing thumbnails themselves; a broker that is down must not fail the scrub.
+    try:
+        _enqueue_thumbnails(sample_ids)
+    except Exception as exc:  # noqa: BLE001 - any broker error
+        log.warning("scrub_media: thumbnails will be made on first view (task queue unreachable: %s)", exc)

@@ -13,6 +13,8 @@ from annotations.filters import SampleFilter
 from annotations.forms import UploadForm
 from annotations.import_report import ImportRejected
 from annotations.models import Dataset, Sample
+from webapp import audit
+from webapp.models import AccessEvent
 from webapp.roles import ADMIN, role_required
 
 
@@ -33,6 +35,7 @@ def sample_list(request: HttpRequest, dataset_id: int) -> HttpResponse:
     page = Paginator(filterset.qs, 48).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    audit.record_samples(request, AccessEvent.Action.SAMPLE_LIST, [s.pk for s in page.object_list], dataset)
     return render(request, "annotations/sample_list.html", {
         "dataset": dataset, "filter": filterset, "page": page, "query": query.urlencode(),
         "labels": labels,
@@ -42,7 +45,9 @@ def sample_list(request: HttpRequest, dataset_id: int) -> HttpResponse:
 @role_required()
 def sample_image(request: HttpRequest, sample_id: int) -> FileResponse:
     sample = get_object_or_404(Sample, pk=sample_id)
-    return protected_file(sample.image)
+    response = protected_file(sample.image)
+    audit.record(request, AccessEvent.Action.IMAGE_VIEW, sample)
+    return response
 
 
 @role_required()
@@ -51,7 +56,17 @@ def sample_thumbnail(request: HttpRequest, sample_id: int) -> FileResponse:
     path = services.ensure_thumbnail(sample)
     if path is None:
         raise Http404("This sample has no image, or its file is missing on the server.")
-    return protected_file(sample.thumbnail, "image/jpeg")
+    response = protected_file(sample.thumbnail, "image/jpeg")
+    audit.record(request, AccessEvent.Action.THUMBNAIL_VIEW, sample)
+    return response
+
+
+def record_import(request: HttpRequest, dataset_name: str, result) -> None:
+    """An upload that committed is a change of patient data: the audit trail gets one event."""
+    if result.committed:
+        dataset = Dataset.objects.filter(name=" ".join(dataset_name.split())).first()
+        audit.record(request, AccessEvent.Action.DATASET_IMPORT, dataset, created=result.created,
+                     updated=result.updated, skipped_rows=len(result.errors))
 
 
 @role_required(ADMIN)
@@ -67,6 +82,8 @@ def upload(request: HttpRequest) -> HttpResponse:
             )
         except ImportRejected as exc:
             error = str(exc)
+        else:
+            record_import(request, data["dataset"], result)
     status = 400 if (error or (result and not result.committed) or form.errors) else 200
     dataset = Dataset.objects.filter(name=" ".join((form.data.get("dataset") or "").split())).first()
     return render(request, "annotations/upload.html",

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def setup() -> None:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
-    os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only-secret-key")
+    os.environ.setdefault("DJANGO_SECRET_KEY", "benchmark-only-secret-key-not-for-production-0123456789abcdef")
     import django
 
     django.setup()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -10,11 +11,20 @@ from rest_framework.response import Response
 from annotations.models import Dataset
 from evaluation import selectors, services
 from evaluation.models import EvalRun
+from webapp.redact import error_for
+from webapp.redact_fields import PublicErrorField, drop_unless_admin, viewer_is_admin
+from webapp import audit
+from webapp.models import AccessEvent, key_destination_error
 from webapp.roles import IsAdminOrReadOnly
+
+
+# Where the model under test is served and which variable holds its key: admins only (issue 12).
+ADMIN_ONLY_FIELDS = ("base_url", "api_key_env")
 
 
 class EvalRunSerializer(serializers.ModelSerializer):
     dataset = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.all())
+    error = PublicErrorField(allow_blank=True)
 
     class Meta:
         model = EvalRun
@@ -24,7 +34,49 @@ class EvalRunSerializer(serializers.ModelSerializer):
                   "error", "metrics", "created_at", "finished_at"]
         read_only_fields = ["kind", "status", "error", "metrics", "created_at", "finished_at"]
         # As on the form: an empty test set is named after the dataset.
-        extra_kwargs = {"test_set": {"required": False, "allow_blank": True}}
+        extra_kwargs = {"test_set": {"required": False, "allow_blank": True},
+                        "base_url": {"help_text": "OpenAI-compatible base URL (endpoint runs); shown to admins only."},
+                        "api_key_env": {"help_text": "Name of the variable holding the API key; shown to admins only."}}
+
+    def validate(self, attrs: dict) -> dict:
+        # The base URL's own validator checks the host (webapp/egress.py); where the key may go needs both.
+        error = key_destination_error(attrs.get("base_url", ""), attrs.get("api_key_env", ""))
+        if error:
+            raise serializers.ValidationError({"api_key_env": [error]})
+        return attrs
+
+    def to_representation(self, instance: EvalRun) -> dict:
+        return drop_unless_admin(super().to_representation(instance), self.context, ADMIN_ONLY_FIELDS)
+
+
+class EvalProgressSerializer(serializers.Serializer):
+    """What ``evaluation.selectors.progress`` answers: counts so far and what they cost (the schema's truth)."""
+
+    status = serializers.ChoiceField(choices=EvalRun.Status.choices)
+    error = serializers.CharField(allow_blank=True)
+    items = serializers.IntegerField()
+    inferred = serializers.IntegerField()
+    judgements = serializers.IntegerField()
+    judgements_total = serializers.IntegerField()
+    model_prompt_tokens = serializers.IntegerField()
+    model_completion_tokens = serializers.IntegerField()
+    judge_prompt_tokens = serializers.IntegerField()
+    judge_completion_tokens = serializers.IntegerField()
+    cost = serializers.FloatField(help_text="Model tokens so far at the run's prices (given per million tokens).")
+
+
+class OverruleRowSerializer(serializers.Serializer):
+    """One row of ``evaluation.selectors.overrule_log``."""
+
+    id = serializers.IntegerField()
+    item = serializers.CharField(help_text="The item's external id.")
+    rank = serializers.IntegerField()
+    action = serializers.ChoiceField(choices=["overrule", "withdraw"])
+    category = serializers.CharField(allow_blank=True, help_text="Empty for a withdrawal.")
+    judge_category = serializers.CharField(allow_blank=True)
+    note = serializers.CharField(allow_blank=True)
+    user = serializers.CharField(allow_null=True, help_text="Null once the account is deleted.")
+    created_at = serializers.DateTimeField()
 
 
 class EvalRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -40,18 +92,28 @@ class EvalRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             run = services.create_run(**serializer.validated_data, user=request.user)
         except services.EvalError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        audit.record(request, AccessEvent.Action.EVAL_RUN_CREATE, run, samples=run.items.count())
         return Response(self.get_serializer(run).data, status=status.HTTP_201_CREATED)
 
     # ``**kwargs``: a router with format suffixes passes ``format``.
+    @extend_schema(responses=EvalProgressSerializer)
     @action(detail=True, methods=["get"])
     def progress(self, request, pk=None, **kwargs):
-        return Response(selectors.progress(self.get_object()))
+        body = selectors.progress(self.get_object())
+        body["error"] = error_for(body["error"], is_admin=viewer_is_admin({"request": request}))
+        return Response(body)
 
-    @action(detail=True, methods=["get"])
+    @extend_schema(responses=OverruleRowSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None)  # the whole log, unpaginated
     def overrules(self, request, pk=None, **kwargs):
         """The append-only log of dermatologists' verdicts and withdrawals, oldest first."""
-        return Response(selectors.overrule_log(self.get_object()))
+        run = self.get_object()
+        audit.record(request, AccessEvent.Action.EVAL_EXPORT, run, export="overrules")
+        return Response(selectors.overrule_log(run))
 
+    @extend_schema(request=None, responses={
+        202: EvalProgressSerializer,
+        409: OpenApiResponse(description="the run is finished, or still queued or working; the detail says which")})
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None, **kwargs):
         run = self.get_object()

@@ -4,7 +4,7 @@ from django import forms
 
 from annotations.models import Dataset, Sample
 from evaluation.models import CATEGORY_CHOICES, EvalRun
-from webapp.models import validate_base_url, validate_env_var_name
+from webapp.models import key_destination_error, validate_base_url, validate_env_var_name
 
 _TRISTATE = [("", "unknown"), ("yes", "yes"), ("no", "no")]
 
@@ -36,6 +36,14 @@ class RunForm(forms.Form):
     fresh_answers = forms.BooleanField(
         required=False, label="Bypass the cache",
         help_text="Ask the model again for every sample instead of reusing cached answers of earlier runs.")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        # base_url's validator checks the host (webapp/egress.py); where the key may be sent needs both fields.
+        error = key_destination_error(data.get("base_url", ""), data.get("api_key_env", ""))
+        if error:
+            self.add_error("api_key_env", error)
+        return data
 
     def run_kwargs(self) -> dict:
         data = dict(self.cleaned_data)

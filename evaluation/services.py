@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from annotations.imaging import model_ready_image
 from annotations.models import Dataset, Sample
 from annotations.selectors import eligible_samples
 from evaluation import baselines as baselines_core
@@ -341,7 +342,11 @@ def infer_pending(run_id: int, *, progress: bool = False) -> int:
     def ask(item: EvalItem):
         if item.sample is None or not item.sample.image:
             raise EvalError(f"item {item.external_id} has no image")
-        message = user_message(run.prompt, [media / item.sample.image])
+        # The door before an LLM request: an image still carrying metadata is refused (NotScrubbed, a
+        # ValueError: the item fails with "run manage.py scrub_media"), TIFF/BMP go as PNG.
+        image = model_ready_image((media / item.sample.image).read_bytes(),
+                                  what=f"the image of item {item.external_id}")
+        message = user_message(run.prompt, [image])
         return gateway.chat(DIAGNOSER_ROLE, [message], temperature=0.0, cache_salt=run.cache_salt)
 
     try:

@@ -17,9 +17,12 @@ from evaluation import plots, selectors, services
 from evaluation.baselines import BASELINES
 from evaluation.forms import OverruleForm, RunForm
 from evaluation.models import EvalItem, EvalRun
+from webapp import audit
 from webapp.csv_export import SafeWriter
+from webapp.models import AccessEvent
 from webapp.params import int_or_none
-from webapp.roles import ADMIN, DERMATOLOGIST, role_required
+from webapp.redact import error_for
+from webapp.roles import ADMIN, DERMATOLOGIST, has_role, role_required
 
 K_DEFAULT = 6
 
@@ -48,6 +51,7 @@ def leaderboard_csv(request: HttpRequest) -> HttpResponse:
     board = selectors.leaderboard(K_DEFAULT)
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="leaderboard.csv"'
+    audit.record(request, AccessEvent.Action.EVAL_EXPORT, export="leaderboard.csv")
     writer = SafeWriter(response)
     writer.writerow(["model", "test_set", "run_id", "n"] + [f"top{j}" for j in range(1, board["k"] + 1)]
                     + ["below_baseline"])
@@ -77,6 +81,7 @@ def run_new(request: HttpRequest) -> HttpResponse:
         except services.EvalError as exc:
             form.add_error(None, str(exc))
         else:
+            audit.record(request, AccessEvent.Action.EVAL_RUN_CREATE, run, samples=run.items.count())
             messages.success(request, f"Run {run.name} started with {run.items.count()} samples.")
             return redirect("eval-run", run.id)
     return render(request, "evaluation/run_new.html", {"form": form})
@@ -102,7 +107,9 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 
 @role_required()
 def run_progress(request: HttpRequest, run_id: int) -> JsonResponse:
-    return JsonResponse(selectors.progress(get_object_or_404(EvalRun, pk=run_id)))
+    body = selectors.progress(get_object_or_404(EvalRun, pk=run_id))
+    body["error"] = error_for(body["error"], is_admin=has_role(request.user, ADMIN))  # no internal URLs (issue 12)
+    return JsonResponse(body)
 
 
 @role_required(ADMIN)
@@ -125,6 +132,7 @@ def run_metrics_json(request: HttpRequest, run_id: int) -> HttpResponse:
     response = JsonResponse({"run": run.id, "name": run.name, "model": run.model_name, "test_set": run.test_set,
                              "metrics": run.metrics}, json_dumps_params={"indent": 1})
     response["Content-Disposition"] = f'attachment; filename="run-{run.id}-metrics.json"'
+    audit.record(request, AccessEvent.Action.EVAL_EXPORT, run, export="metrics.json")
     return response
 
 
@@ -135,6 +143,7 @@ def run_items_csv(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(EvalRun, pk=run_id)
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="run-{run.id}-predictions.csv"'
+    audit.record(request, AccessEvent.Action.EVAL_EXPORT, run, export="predictions.csv")
     writer = SafeWriter(response)
     writer.writerow(["id", "reference", "skin_type", "rank", "prediction"]
                     + [f"judge_repeat_{r}" for r in range(run.judge_repeats)]
@@ -162,6 +171,7 @@ def run_overrules_json(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(EvalRun, pk=run_id)
     response = JsonResponse({"run": run.id, "overrules": selectors.overrule_log(run)}, json_dumps_params={"indent": 1})
     response["Content-Disposition"] = f'attachment; filename="run-{run.id}-overrules.json"'
+    audit.record(request, AccessEvent.Action.EVAL_EXPORT, run, export="overrules.json")
     return response
 
 
@@ -196,6 +206,7 @@ def sample_browser(request: HttpRequest, run_id: int) -> HttpResponse:
         items = items.filter(reference=label)
     page = Paginator(items, 50).get_page(request.GET.get("page"))
     labels = run.items.order_by().values_list("reference", flat=True).distinct()
+    audit.record_samples(request, AccessEvent.Action.SAMPLE_LIST, [i.sample_id for i in page.object_list], run)
     return render(request, "evaluation/sample_browser.html", {
         "run": run, "page": page, "label": label, "labels": sorted(set(labels), key=str.casefold),
     })
@@ -214,6 +225,7 @@ def item_detail(request: HttpRequest, item_id: int) -> HttpResponse:
     neighbours = item.run.items.order_by("position", "id")
     next_item = neighbours.filter(position__gt=item.position).first()
     prev_item = neighbours.filter(position__lt=item.position).order_by("-position").first()
+    audit.record(request, AccessEvent.Action.SAMPLE_VIEW, item, sample_id=item.sample_id)
     return render(request, "evaluation/item_detail.html", {
         "item": item, "run": item.run, "rows": rows, "form": OverruleForm(), "can_overrule": _can_overrule(request),
         "categories": [c for c, _ in OverruleForm.base_fields["category"].choices if c],
@@ -230,10 +242,14 @@ def item_overrule(request: HttpRequest, item_id: int) -> HttpResponse:
         try:
             if request.POST.get("withdraw") or request.POST.get("remove"):
                 services.withdraw_overrule(item, form.cleaned_data["rank"], request.user, form.cleaned_data["note"])
+                audit.record(request, AccessEvent.Action.OVERRULE_WITHDRAW, item, sample_id=item.sample_id,
+                             rank=form.cleaned_data["rank"])
                 messages.success(request, f"Withdrew your verdict for rank {form.cleaned_data['rank']}.")
             else:
                 services.overrule(item, form.cleaned_data["rank"], form.cleaned_data["category"], request.user,
                                   form.cleaned_data["note"])
+                audit.record(request, AccessEvent.Action.OVERRULE, item, sample_id=item.sample_id,
+                             rank=form.cleaned_data["rank"], category=form.cleaned_data["category"])
                 messages.success(request, f"Verdict for rank {form.cleaned_data['rank']} saved; metrics recomputed.")
         except services.EvalError as exc:
             messages.error(request, str(exc))
@@ -322,4 +338,6 @@ def attention_map(request: HttpRequest, analysis_id: int, sample_id: int) -> Htt
     entry = next((m for m in analysis.maps if m["sample_id"] == sample_id), None)
     if entry is None:
         return HttpResponse(status=404)
-    return protected_file(entry["file"], "image/png")
+    response = protected_file(entry["file"], "image/png")
+    audit.record(request, AccessEvent.Action.IMAGE_VIEW, analysis, sample_id=sample_id, image="attention-map")
+    return response

@@ -44,10 +44,12 @@ class Drill:
         self.redis = RedisServer(root)
         self.media = root / "media"
         self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings",
-                    "DJANGO_SECRET_KEY": "fault-drill-secret-key-not-for-production",
+                    "DJANGO_SECRET_KEY": "fault-drill-only-secret-key-not-for-production-0123456789ab",
                     "DATABASE_URL": self.pg.url, "CELERY_BROKER_URL": self.redis.url,
                     "SKINFLOW_DATA_DIR": str(root / "data"), "SKINFLOW_MEDIA_ROOT": str(self.media),
-                    "SKINFLOW_LLM_CACHE": str(root / "llm-cache.sqlite3"), "SKINFLOW_LOG_LEVEL": "WARNING"}
+                    "SKINFLOW_LLM_CACHE": str(root / "llm-cache.sqlite3"), "SKINFLOW_LOG_LEVEL": "WARNING",
+                    # the scripted LLM servers listen on loopback at ports chosen later (webapp/egress.py)
+                    "SKINFLOW_ALLOWED_ENDPOINT_HOSTS": "127.0.0.1"}
         for key in ("CELERY_VISIBILITY_TIMEOUT", "SKINFLOW_REQUEUE_AFTER_S", "SKINFLOW_WORKER_DEAD_AFTER_S",
                     "SKINFLOW_REAPER_INTERVAL_S", "SKINFLOW_REQUIRE_SERVICES"):
             self.env.pop(key, None)  # the defaults are what is drilled

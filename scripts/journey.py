@@ -81,8 +81,11 @@ class Journey:
         os.chmod(root, 0o755)
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("DATABASE_URL", "CELERY_", "SKINFLOW_", "DJANGO_"))}
-        env.update(DJANGO_SETTINGS_MODULE="webapp.settings", DJANGO_SECRET_KEY="journey-secret-key-not-for-production",
-                   SKINFLOW_DATA_DIR=str(root / "data"), SKINFLOW_LOG_LEVEL="WARNING")
+        env.update(DJANGO_SETTINGS_MODULE="webapp.settings",
+                   DJANGO_SECRET_KEY="journey-only-secret-key-not-for-production-0123456789abcdef",  # 50+ chars
+                   SKINFLOW_DATA_DIR=str(root / "data"), SKINFLOW_LOG_LEVEL="WARNING",
+                   # the scripted LLM server listens on loopback at a port chosen later (webapp/egress.py)
+                   SKINFLOW_ALLOWED_ENDPOINT_HOSTS="127.0.0.1")
         self.servers = []
         if backend == "services":
             from with_services import PostgresServer, RedisServer

@@ -98,6 +98,7 @@ def main() -> int:
 
     with ScriptedLLMServer(judge) as server, tqdm(total=args.steps, desc="GRPO steps", file=sys.stderr) as bar:
         os.environ["SKINFLOW_LLM_BASE_URL"] = server.base_url
+        os.environ["SKINFLOW_ALLOWED_ENDPOINT_HOSTS"] = server.base_url.split("/")[2]  # its loopback host:port
         tee = _Tee(bar)
         with contextlib.redirect_stdout(tee):
             train(spec)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -10,6 +11,8 @@ from rest_framework.response import Response
 from annotations.models import Dataset
 from training import selectors, services
 from training.models import Checkpoint, DatasetSnapshot, Stage, TrainingRun
+from webapp import audit
+from webapp.models import AccessEvent
 from webapp.roles import IsAdminRole
 
 
@@ -57,6 +60,29 @@ class LaunchSerializer(serializers.Serializer):
     reward_settings = serializers.DictField(required=False, default=dict)
     verl_options = serializers.DictField(required=False, default=dict)
 
+    def validate_base_model_path(self, value: str) -> str:
+        # launch_run refuses it too (a 400 with "detail"); here the error names the field.
+        from training.engines import EngineError
+        from training.engines.spec import check_engine_path
+
+        try:
+            return check_engine_path(value, "base model path")
+        except EngineError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
+# What ``metrics`` answers: one object per optimizer step, the step and every finite metric the engine logged
+# under its own name (training.metrics.normalize), so the names are open but the values are always numbers.
+METRIC_POINTS_SCHEMA = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"step": {"type": "integer", "minimum": 0}},
+        "required": ["step"],
+        "additionalProperties": {"type": "number"},
+    },
+}
+
 
 class TrainingRunViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = TrainingRun.objects.prefetch_related("checkpoints")
@@ -64,6 +90,7 @@ class TrainingRunViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [IsAdminRole]
     filterset_fields = ["state", "stage", "engine", "lineage"]
 
+    @extend_schema(request=LaunchSerializer, responses={201: TrainingRunSerializer})
     def create(self, request, *args, **kwargs):
         launch = LaunchSerializer(data=request.data)
         launch.is_valid(raise_exception=True)
@@ -76,13 +103,16 @@ class TrainingRunViewSet(viewsets.ReadOnlyModelViewSet):
                 run = services.launch_run(snapshot=snapshot, user=request.user, **data)
         except services.TrainingError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        audit.record(request, AccessEvent.Action.SNAPSHOT_CREATE, snapshot, run=run.pk, rows=snapshot.rows)
         return Response(TrainingRunSerializer(run).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(responses={200: METRIC_POINTS_SCHEMA})
     @action(detail=True, methods=["get"])
     def metrics(self, request, pk=None):
         run = self.get_object()
         return Response([{"step": step, **values} for step, values in selectors.metric_points(run)])
 
+    @extend_schema(request=None, responses=TrainingRunSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         run = services.request_cancel(self.get_object())

@@ -13,6 +13,10 @@ A snapshot is one folder, written once and then made read-only:
 
 Stage I rows ask for the 12-field JSON caption; the ground truth is the accepted caption. Stage II
 rows carry the appendix-B prompt for the run's K; the ground truth is the label.
+
+No image is written unscrubbed: ``build_rows`` and ``write_snapshot`` refuse image bytes that still carry
+metadata (EXIF, XMP, text chunks, ...; ``annotations.imaging.require_scrubbed``), naming ``scrub_media``.
+``rescrub_snapshot`` rewrites an existing snapshot's files with de-identified images (``scrub_media``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from annotations.deidentify import deidentify
+from annotations.imaging import NotScrubbed, require_scrubbed
 from annotations.schema import FIELD_GUIDELINES, FIELDS, CaptionError, serialize_caption
 from evaluation.diagnosis import diagnosis_prompt
 
@@ -43,6 +49,7 @@ __all__ = [
     "content_hash",
     "load_trl_dataset",
     "read_manifest",
+    "rescrub_snapshot",
     "trl_rows",
     "write_snapshot",
 ]
@@ -139,6 +146,7 @@ def build_rows(records: Iterable[ExportRecord], stage: str, *, k: int = 6, read_
                 image = {"bytes": Path(record.image_path).read_bytes()}
             except OSError as exc:
                 raise ExportError(f"sample {record.sample_id}: cannot read its image {record.image_path}: {exc.strerror}") from None
+            _require_scrubbed(image["bytes"], record.sample_id)
         rows.append({
             "data_source": DATA_SOURCES[stage],
             "prompt": [{"role": "user", "content": "<image>" + text}],
@@ -154,6 +162,14 @@ def build_rows(records: Iterable[ExportRecord], stage: str, *, k: int = 6, read_
     return rows
 
 
+def _require_scrubbed(data: bytes, sample_id: Any) -> None:
+    """The export door: an image that still carries metadata never goes into a snapshot."""
+    try:
+        require_scrubbed(data, f"the image of sample {sample_id}")
+    except NotScrubbed as exc:
+        raise ExportError(str(exc)) from None
+
+
 def content_hash(rows: Sequence[Mapping[str, Any]]) -> str:
     """SHA-256 over what training sees: prompts, image bytes, ground truths, extra info."""
     digest = hashlib.sha256()
@@ -163,6 +179,14 @@ def content_hash(rows: Sequence[Mapping[str, Any]]) -> str:
         for image in row["images"]:
             digest.update(bytes.fromhex(image["sha256"]) if "sha256" in image else hashlib.sha256(image["bytes"]).digest())
     return digest.hexdigest()
+
+
+def _pixels(img: Any) -> Any:
+    """RGB pixels only: ``convert`` copies ``info`` (ICC profile, EXIF), which ``datasets`` would write back
+    into the PNG it stores; the bytes were checked clean, this keeps the TRL copy clean by construction."""
+    rgb = img.convert("RGB")
+    rgb.info = {}
+    return rgb
 
 
 def trl_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -180,7 +204,7 @@ def trl_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 parts.append({"type": "text", "text": segment})
         out.append({
             "prompt": [{"role": "user", "content": parts}],
-            "images": [Image.open(io.BytesIO(image["bytes"])).convert("RGB") for image in row["images"]],
+            "images": [_pixels(Image.open(io.BytesIO(image["bytes"]))) for image in row["images"]],
             "references": row["reward_model"]["ground_truth"],
             "sample_id": row["extra_info"]["sample_id"],
         })
@@ -202,13 +226,22 @@ def write_snapshot(folder: str | Path, rows: Sequence[Mapping[str, Any]], *, sta
 
     An existing folder is never touched: a snapshot is immutable, so writing to a taken folder is an error.
     """
+    folder = Path(folder)
+    if folder.exists():
+        raise ExportError(f"snapshot folder {folder} already exists; snapshots are immutable")
+    for row in rows:
+        for image in row["images"]:
+            _require_scrubbed(image["bytes"], row["extra_info"]["sample_id"])
+    return _write_folder(folder, rows, stage=stage, k=k, split=split, overrides=overrides)
+
+
+def _write_folder(folder: Path, rows: Sequence[Mapping[str, Any]], *, stage: str, k: int, split: str,
+                  overrides: Iterable[int] = (), note: Mapping[str, Any] | None = None) -> SnapshotManifest:
+    """Build the snapshot beside ``folder``, make it read-only, then rename it into place."""
     import datasets
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    folder = Path(folder)
-    if folder.exists():
-        raise ExportError(f"snapshot folder {folder} already exists; snapshots are immutable")
     manifest = SnapshotManifest(stage=_stage(stage), k=k, split=split,
                                 sample_ids=tuple(int(r["extra_info"]["sample_id"]) for r in rows),
                                 content_hash=content_hash(rows), rows=len(rows),
@@ -225,7 +258,8 @@ def write_snapshot(folder: str | Path, rows: Sequence[Mapping[str, Any]], *, sta
             "sample_id": datasets.Value("int64"),
         })
         datasets.Dataset.from_list(trl_rows(rows), features=features).save_to_disk(str(staging / "trl"))
-        (staging / "manifest.json").write_text(json.dumps(manifest.as_dict(), indent=1), encoding="utf-8")
+        (staging / "manifest.json").write_text(json.dumps({**manifest.as_dict(), **(note or {})}, indent=1),
+                                               encoding="utf-8")
         _make_read_only(staging)
         staging.rename(folder)
     except BaseException:
@@ -243,3 +277,44 @@ def load_trl_dataset(folder: str | Path) -> Any:
     import datasets
 
     return datasets.load_from_disk(str(Path(folder) / "trl"))
+
+
+def rescrub_snapshot(folder: str | Path, note: Mapping[str, Any] | None = None) -> str | None:
+    """Rewrite an existing snapshot whose images still carry metadata (one written before images were
+    de-identified on the way in): every image goes through the same ``deidentify`` as an import, and
+    everything else (prompts, ground truths, sample ids, order, K, overrides) is kept as it was. The new
+    manifest keeps the old content hash as ``deidentified.previous_content_hash``, with ``note``.
+
+    Returns the new content hash, or None when no image carried anything (nothing is written: running it
+    again is a no-op). The swap is two renames; a run killed between them is finished by the next call.
+    """
+    import pyarrow.parquet as pq
+
+    folder = Path(folder)
+    built, old = folder.parent / f".{folder.name}.scrubbed", folder.parent / f".{folder.name}.old"
+    if not folder.exists() and built.exists():  # killed between the two renames: finish the swap
+        built.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(built, ignore_errors=True)  # built but never swapped in: build it again from the live folder
+    manifest = read_manifest(folder)
+    rows = pq.read_table(folder / "verl.parquet").to_pylist()
+    changed = False
+    for row in rows:
+        for image in row["images"]:
+            try:
+                clean = deidentify(image["bytes"])
+            except ValueError as exc:
+                raise ExportError(f"snapshot {folder}: the image of sample {row['extra_info']['sample_id']} "
+                                  f"cannot be de-identified ({exc})") from None
+            if clean is not image["bytes"]:
+                image["bytes"], changed = clean, True
+    if not changed:
+        return None
+    previous = manifest.get("deidentified", {}).get("previous_content_hash", manifest["content_hash"])
+    new = _write_folder(built, rows, stage=manifest["stage"], k=int(manifest["k"]), split=manifest["split"],
+                        overrides=manifest.get("overrides", ()),
+                        note={"deidentified": {"previous_content_hash": previous, **(note or {})}})
+    folder.rename(old)
+    built.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+    return new.content_hash

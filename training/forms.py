@@ -7,6 +7,8 @@ import json
 from django import forms
 
 from annotations.models import Dataset, Sample
+from training.engines import EngineError
+from training.engines.spec import check_engine_path
 from training.models import Checkpoint, Stage, TrainingRun
 from training.selectors import finished_checkpoints
 
@@ -53,3 +55,10 @@ class LaunchForm(forms.Form):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["init_checkpoint"].queryset = finished_checkpoints()
+
+    def clean_base_model_path(self) -> str:
+        # The launch service refuses it too; here the error sits next to the field.
+        try:
+            return check_engine_path(self.cleaned_data.get("base_model_path") or "", "base model path")
+        except EngineError as exc:
+            raise forms.ValidationError(str(exc)) from None

@@ -18,7 +18,8 @@ from annotations.models import Dataset, FieldFrequencyAnalysis, Sample
 from annotations.selectors import eligible_samples
 from training import export
 from training.engines import EngineError, validate_run_choices
-from training.engines.spec import validate_hyperparameters, validate_verl_batch, validate_verl_options
+from training.engines.spec import (check_engine_path, validate_hyperparameters, validate_verl_batch,
+                                   validate_verl_options)
 from training.models import Checkpoint, DatasetSnapshot, Stage, TrainingRun
 
 DVE_CONFIG_KEY = "skinflow_dve"  # training.dve.patch.CONFIG_KEY, without importing torch in the web process
@@ -254,6 +255,11 @@ def launch_run(
             raise TrainingError(
                 f"Stage II starts from a finished Stage I checkpoint, and lineage {lineage!r} has none: "
                 "run Stage I first, or choose a checkpoint or base model explicitly")
+    if base_model_path:
+        try:  # verl's Hydra config would resolve ${oc.env:...} in it; checked again when the config is built
+            check_engine_path(base_model_path, "base model path")
+        except EngineError as exc:
+            raise TrainingError(str(exc)) from None
     if base_model_path and not (Path(base_model_path) / "config.json").is_file():
         raise TrainingError(f"{base_model_path} is not a Hugging Face model folder (no config.json there)")
     try:

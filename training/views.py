@@ -14,6 +14,8 @@ from training.forms import LaunchForm
 from training.metrics import CHARTED
 from training.models import TrainingRun
 from training.runner import log_path, log_tail
+from webapp import audit
+from webapp.models import AccessEvent
 from webapp.roles import ADMIN, role_required
 
 
@@ -49,6 +51,7 @@ def launch(request: HttpRequest) -> HttpResponse:
         except services.TrainingError as exc:
             form.add_error(None, str(exc))
         else:
+            audit.record(request, AccessEvent.Action.SNAPSHOT_CREATE, snapshot, run=run.pk, rows=snapshot.rows)
             messages.success(request, f"Run {run.name} queued on the GPU worker.")
             return redirect("training-run", run_id=run.pk)
     return render(request, "training/launch.html", {

@@ -54,6 +54,7 @@ try:  # openai >= 3 is built on httpx2; older releases on httpx.
 except ImportError:  # pragma: no cover - depends on the installed openai
     import httpx as _httpx  # type: ignore[no-redef]
 
+from webapp import egress
 from webapp.llm_cache import MemoryCache, ResponseCache, SQLiteCache, cache_key
 from webapp.llm_json import JSONExtractionError, extract_json
 
@@ -175,7 +176,8 @@ class LLMError(Exception):
 
     ``reason`` is one of: ``timeout``, ``connection``, ``rate_limited``,
     ``http_<status>`` (5xx and other statuses), ``bad_request``, ``auth``,
-    ``not_found``, ``empty_reply``, ``missing_api_key``, ``unknown_role``.
+    ``not_found``, ``empty_reply``, ``missing_api_key``, ``key_env_not_allowed``, ``unknown_role``,
+    ``egress_refused`` (the endpoint's host or the key's destination is not allowed: webapp/egress.py).
     ``retryable`` says whether the condition is transient; when the gateway
     raises a retryable error it has already used up ``max_retries``.
     """
@@ -353,6 +355,9 @@ class LLMGateway:
     ``backoff_base_s``/``backoff_max_s`` shape the retry delays (exponential,
     with jitter, capped); a ``Retry-After`` header from the server is honoured
     up to ``retry_after_max_s``.
+
+    ``egress_policy`` gives the :class:`~webapp.egress.EgressPolicy` asked before every call and on every
+    new connection (default: the configured one, read each time so a changed setting applies at once).
     """
 
     def __init__(
@@ -364,6 +369,7 @@ class LLMGateway:
         backoff_base_s: float = 0.05,
         backoff_max_s: float = 2.0,
         retry_after_max_s: float = 30.0,
+        egress_policy: Callable[[], egress.EgressPolicy] | None = None,
     ) -> None:
         for role, config in endpoints.items():
             if config.role != role:
@@ -374,6 +380,7 @@ class LLMGateway:
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
         self.retry_after_max_s = retry_after_max_s
+        self._egress = egress_policy or egress.configured_policy
         self._lock = threading.Lock()
         self._loop_thread: _LoopThread | None = None
         # Both dicts below are touched only on the gateway loop.
@@ -578,12 +585,16 @@ class LLMGateway:
     def _runtime(self, config: EndpointConfig) -> _EndpointRuntime:
         runtime = self._runtimes.get(config.role)
         if runtime is None:
-            http_client = openai.DefaultAsyncHttpxClient(
+            # Every new connection (redirects too) resolves and checks the host and connects to the checked
+            # address: what was allowed at save may resolve elsewhere by now (DNS rebinding).
+            transport = egress.checked_transport(
+                self._egress, config.api_key_env,
                 limits=_httpx.Limits(
                     max_connections=config.max_concurrency + 4,
                     max_keepalive_connections=config.max_concurrency,
                 ),
             )
+            http_client = openai.DefaultAsyncHttpxClient(transport=transport)
             client = openai.AsyncOpenAI(
                 api_key=self._api_key(config),
                 base_url=config.base_url,
@@ -678,6 +689,12 @@ class LLMGateway:
         self, config: EndpointConfig, messages: list[dict], temperature: float, max_tokens: int | None
     ) -> tuple[dict, int]:
         try:
+            # Syntax and the key's destination, before a key is read or a client built (no DNS on the loop:
+            # the addresses are checked by the transport, in a thread, when it connects).
+            self._egress().check_url(config.base_url, config.api_key_env, resolve=False)
+        except egress.EgressError as refused:
+            raise self._egress_refused(config, refused, 0) from None
+        try:
             runtime = self._runtime(config)
         except LLMError as error:
             error.attempts = 0
@@ -699,7 +716,12 @@ class LLMGateway:
                 return _reply_value(config, completion, attempt), attempt
             except (openai.APITimeoutError, TimeoutError):
                 reason, status, detail = "timeout", None, f"no reply within timeout_s={config.timeout_s:g}s"
+            except egress.EgressError as refused:  # from the transport, on connecting: not a network failure
+                raise self._egress_refused(config, refused, attempt) from None
             except openai.APIConnectionError as exc:
+                refused = egress.egress_error_in(exc)
+                if refused is not None:  # not a network failure: retrying would be refused the same way
+                    raise self._egress_refused(config, refused, attempt) from None
                 reason, status, detail = "connection", None, f"connection failed ({exc.__cause__ or exc})"
             except openai.APIStatusError as exc:
                 status = exc.status_code
@@ -721,6 +743,12 @@ class LLMGateway:
         if retry_after is not None:
             delay = max(delay, min(retry_after, self.retry_after_max_s))
         return delay
+
+    def _egress_refused(self, config: EndpointConfig, refused: Exception, attempts: int) -> LLMError:
+        return LLMError(
+            f"LLM call for role {config.role!r} (model {config.model!r}) was not sent: {refused}",
+            role=config.role, reason="egress_refused", retryable=False, attempts=attempts,
+        )
 
     def _final_error(
         self, config: EndpointConfig, reason: str, status: int | None, detail: str, retryable: bool, attempts: int

@@ -8,6 +8,7 @@ needs no server. Production and the test suite set ``DATABASE_URL`` (PostgreSQL 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -37,19 +38,62 @@ DATA_DIR = Path(os.environ.get("SKINFLOW_DATA_DIR", BASE_DIR / "data")).resolve(
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
+
+# --- Secret key (issue 12, login and tokens) ------------------------------------------------------------
+# The key signs sessions, CSRF tokens and password-reset links: a short or guessable one lets anyone forge a
+# login. The thresholds are Django's own (`manage.py check --deploy`, security.W009). Refused at start, because
+# an empty key passes import and then makes every request a 500.
 _DEFAULT_SECRET = "insecure-dev-key-change-me"
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", _DEFAULT_SECRET)
-if not DEBUG and SECRET_KEY == _DEFAULT_SECRET:
-    raise ImproperlyConfigured(
-        "DJANGO_SECRET_KEY is not set and DEBUG is off. Set DJANGO_SECRET_KEY to a long random string "
-        "(python -c 'import secrets; print(secrets.token_urlsafe(50))'), or set DJANGO_DEBUG=1 for local work."
-    )
+SECRET_KEY_MIN_LENGTH = 50
+SECRET_KEY_MIN_UNIQUE = 5
+_MAKE_A_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+
+
+def secret_key_problem(key: str | None, debug: bool) -> str | None:
+    """Why ``key`` (None: the variable is unset) must not be used, or None when it may."""
+    if key is None:
+        if debug:
+            return None  # the development default, for DJANGO_DEBUG=1 only
+        return ("DJANGO_SECRET_KEY is not set and DEBUG is off. Set DJANGO_SECRET_KEY to a long random string "
+                f"({_MAKE_A_KEY}), or set DJANGO_DEBUG=1 for local work.")
+    if not key.strip():
+        return (f"DJANGO_SECRET_KEY is empty. Set it to a long random string ({_MAKE_A_KEY}), or unset it and "
+                "set DJANGO_DEBUG=1 for local work.")
+    if debug:
+        return None
+    if len(key) < SECRET_KEY_MIN_LENGTH or len(set(key)) < SECRET_KEY_MIN_UNIQUE or key.startswith("django-insecure-"):
+        return (f"DJANGO_SECRET_KEY is too weak: it has {len(key)} characters ({len(set(key))} different); it needs "
+                f"at least {SECRET_KEY_MIN_LENGTH} characters with at least {SECRET_KEY_MIN_UNIQUE} different ones, "
+                f"and no 'django-insecure-' prefix. Make one with {_MAKE_A_KEY}.")
+    return None
+
+
+_secret_from_env = os.environ.get("DJANGO_SECRET_KEY")
+if (_secret_problem := secret_key_problem(_secret_from_env, DEBUG)) is not None:
+    raise ImproperlyConfigured(_secret_problem)
+SECRET_KEY = _DEFAULT_SECRET if _secret_from_env is None else _secret_from_env
 # Behind a TLS-terminating proxy (the production setup) set DJANGO_HTTPS=1: cookies are then sent over
 # HTTPS only, browsers are told to stay on HTTPS, and the proxy's X-Forwarded-Proto is trusted.
 HTTPS = env_bool("DJANGO_HTTPS", False)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
 SECURE_HSTS_SECONDS = 31_536_000 if HTTPS else 0
+# --- Headers (issue 12, part 4: CSP, no-store, deploy checks) ------------------------------------------------
+# Plain HTTP inside the container stays possible for the healthcheck (docker-compose calls /healthz on
+# 127.0.0.1:8000 with no proxy in front); everything else is redirected to HTTPS when DJANGO_HTTPS=1.
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# includeSubDomains: a clinic's other hosts must not be reachable over plain HTTP either (DJANGO_HSTS_SUBDOMAINS=0
+# when a sibling host still serves plain HTTP). Preload is a per-domain decision taken at hstspreload.org that
+# binds every subdomain for months, so it is off unless DJANGO_HSTS_PRELOAD=1; the deploy check that asks for it
+# (security.W021) is silenced only while it is off, on purpose.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS and env_bool("DJANGO_HSTS_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = HTTPS and env_bool("DJANGO_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"  # sample and run ids in URLs never leave the site
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env_int("DJANGO_SESSION_HOURS", 12) * 3600  # medical data: sessions end within a working day
 ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h]
@@ -63,10 +107,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # API tokens: stored as SHA-512 digests, with an expiry (issue 12, login and tokens)
+    "axes",  # login throttling per account and per IP, held in the database (issue 12, login and tokens)
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "webapp",
     "annotations",
     "evaluation",
@@ -83,6 +129,10 @@ MIDDLEWARE = [
     "webapp.parsers.JsonBodyMiddleware",  # a malformed JSON body on /api/ is a 400 on every route
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy with per-request nonces (CONTENT_SECURITY_POLICY)
+    "webapp.security_headers.NoStoreMiddleware",  # Cache-Control: no-store on every response that is not a static file
+    # Last, as django-axes asks: turns a login that axes refused into the lockout page or JSON (issue 12, login)
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -116,10 +166,48 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Login, throttling, tokens and passwords (issue 12, login and tokens) -----------------------------------
+# Django's full set of validators, plus ours for passwords made of one part said twice ("derm3derm3x"), which
+# none of Django's refuses. They run wherever a password is set through a form: admin, changepassword, seeding.
+SKINFLOW_PASSWORD_MIN_LENGTH = env_int("SKINFLOW_PASSWORD_MIN_LENGTH", 12)
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": SKINFLOW_PASSWORD_MIN_LENGTH}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "webapp.passwords.RepetitionValidator", "OPTIONS": {"min_distinct": 10}},
 ]
+# django-axes counts failed logins in the database, so the count holds across gunicorn workers and restarts;
+# its backend goes first and refuses a locked account or address before the password is even checked.
+# Failures are counted per account and, separately, per client address ("username" OR "ip_address"): a guesser
+# cycling addresses is stopped by the first, one spraying many accounts by the second. A correct login resets
+# the counts of that account and address. Unlock: the admin's "Access attempts" page, or
+# `manage.py axes_reset_username NAME` / `axes_reset_ip ADDRESS`; or wait out the cool-off.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("SKINFLOW_LOGIN_FAILURE_LIMIT", 5)
+if AXES_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured(f"SKINFLOW_LOGIN_FAILURE_LIMIT must be 1 or more, got {AXES_FAILURE_LIMIT}")
+# 0: a locked account or address stays locked until an admin unlocks it.
+_cooloff_minutes = env_int("SKINFLOW_LOGIN_COOLOFF_MINUTES", 15)
+AXES_COOLOFF_TIME = timedelta(minutes=_cooloff_minutes) if _cooloff_minutes > 0 else None
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "webapp.auth_views.lockout_response"  # the login page with a message, or JSON on /api/
+AXES_CLIENT_IP_CALLABLE = "webapp.auth_views.client_ip"
+# How many proxies in front of gunicorn append to X-Forwarded-For. 0: the connection's address is the client's
+# (X-Forwarded-For is ignored: a client could write anything there). With DJANGO_HTTPS=1 a TLS proxy is in front.
+SKINFLOW_TRUSTED_PROXY_COUNT = env_int("SKINFLOW_TRUSTED_PROXY_COUNT", 1 if HTTPS else 0)
+# API tokens (django-rest-knox): only a SHA-512 digest is stored; a token dies at its expiry, at
+# POST /api/auth/logout/ (that token), POST /api/auth/logout-all/ or a browser logout (all of the user's).
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env_int("SKINFLOW_TOKEN_HOURS", 12)),  # like sessions: within a working day
+    "AUTO_REFRESH": False,  # a fixed lifetime: a stolen token is not kept alive by using it
+    "AUTH_HEADER_PREFIX": "Token",
+}
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -147,7 +235,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "webapp.tokens.ExpiringTokenAuthentication",  # knox digests; `Authorization: Token <key>`
     ],
     "DEFAULT_PERMISSION_CLASSES": ["webapp.roles.HasAnyRole"],
     # DRF's defaults, with a JSON parser that refuses a body that is not an object (a 400, not a 500)
@@ -170,6 +258,33 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Issue 12, part F (schemathesis): the schema also lists the errors every operation can answer (400, 401,
+    # 403, 404); the enum hook is drf-spectacular's default, kept.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "webapp.api_schema.document_error_responses"],
+}
+
+# --- Content-Security-Policy (issue 12, part 4; django-csp 4) ---------------------------------------------------
+# No inline script anywhere: page scripts are static files; the one inline block left (Swagger UI's start-up
+# script, webapp/templates/drf_spectacular/swagger_ui.html) carries the request's nonce. Styles: 'self' plus the
+# nonce too (Swagger UI's and our templates hold no style="" attribute; bar widths are set from data-width by
+# webapp/static/webapp/page.js through the CSSOM, which CSP allows), so no 'unsafe-inline' at all.
+# img-src data: is for Swagger UI's icons (data: URIs in its CSS); plots are same-origin SVG files.
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------------------
@@ -207,6 +322,13 @@ SKINFLOW_REAPER_INTERVAL_S = env_int("SKINFLOW_REAPER_INTERVAL_S", 10)
 SKINFLOW_WORKER_DEAD_AFTER_S = env_int("SKINFLOW_WORKER_DEAD_AFTER_S", 45)
 SKINFLOW_REQUEUE_AFTER_S = env_int("SKINFLOW_REQUEUE_AFTER_S", 60)
 
+# --- Access audit trail (issue 12, part 5: webapp/audit.py) --------------------------------------------------
+# Events older than this many days are pruned by the reaper loop (hourly) or `manage.py prune_access_events`;
+# 0 keeps them for ever. Default 6 years (2190 days): HIPAA's retention for required documentation, and within
+# what most health-record rules ask of access logs; set your jurisdiction's rule.
+SKINFLOW_AUDIT_RETENTION_DAYS = env_int("SKINFLOW_AUDIT_RETENTION_DAYS", 2190)
+# The client address is the login throttle's (webapp.auth_views.client_ip, SKINFLOW_TRUSTED_PROXY_COUNT above).
+
 # --- LLM endpoints --------------------------------------------------------------------------------------
 # Defaults for every role; per-role variables (SKINFLOW_JUDGE_BASE_URL, ...) and LLMEndpoint rows in
 # the database override them. Keys are never stored: only the NAME of the variable that holds one.
@@ -215,6 +337,22 @@ SKINFLOW_LLM_MODEL = os.environ.get("SKINFLOW_LLM_MODEL", "Qwen2.5-VL-7B-Instruc
 # Empty: the endpoint needs no key (a local vLLM). For hosted APIs set e.g. SKINFLOW_LLM_API_KEY_ENV=OPENAI_API_KEY.
 SKINFLOW_LLM_API_KEY_ENV = os.environ.get("SKINFLOW_LLM_API_KEY_ENV", "")
 SKINFLOW_LLM_CACHE = os.environ.get("SKINFLOW_LLM_CACHE", str(DATA_DIR / "llm-cache.sqlite3"))
+
+# --- Egress allowlists (issue 12, part C: webapp/egress.py) ----------------------------------------------
+# Loopback, link-local, private and other non-public addresses are refused as LLM/evaluation endpoints and
+# Ray clusters (after DNS, at save and at call) unless listed here: comma-separated host names, addresses
+# and CIDR networks, each with an optional :port ("vllm:8000,10.0.0.0/8,[fd00::5]:8000"). The default
+# allows only the default local endpoint. Read from the environment so the verl driver and Ray jobs,
+# which run without Django, apply the same lists.
+from webapp.egress import DEFAULT_ENDPOINT_HOSTS  # noqa: E402 - pure module, no Django: "127.0.0.1:8009,localhost:8009"
+
+SKINFLOW_ALLOWED_ENDPOINT_HOSTS = os.environ.get("SKINFLOW_ALLOWED_ENDPOINT_HOSTS", DEFAULT_ENDPOINT_HOSTS)
+# Ray clusters get their own list: a Ray dashboard runs any job it is sent, so it must never double as an
+# LLM endpoint an admin can aim requests at. "auto" (the worker's own local cluster) is always allowed.
+SKINFLOW_ALLOWED_RAY_HOSTS = os.environ.get("SKINFLOW_ALLOWED_RAY_HOSTS", "")
+# Key variables tied to the hosts their keys may be sent to: "OPENAI_API_KEY=api.openai.com;MY_API_KEY=llm:8000".
+# A key variable not listed here is only sent to hosts in SKINFLOW_ALLOWED_ENDPOINT_HOSTS.
+SKINFLOW_KEY_ENV_HOSTS = os.environ.get("SKINFLOW_KEY_ENV_HOSTS", "")
 
 # --- Images ---------------------------------------------------------------------------------------------
 SKINFLOW_MAX_IMAGE_PIXELS = env_int("SKINFLOW_MAX_IMAGE_PIXELS", 40_000_000)

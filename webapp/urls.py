@@ -1,8 +1,6 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from annotations.api import DatasetViewSet, SampleViewSet
@@ -10,7 +8,7 @@ from evaluation.api import EvalRunViewSet
 from training.api import CheckpointViewSet, SnapshotViewSet, TrainingRunViewSet
 from annotations.review_api import (DraftingRunViewSet, FieldFrequencyViewSet, ReviewSampleViewSet,
                                     RevisionViewSet)
-from webapp import views
+from webapp import auth_views, views
 from webapp.api import LLMCallViewSet, LLMEndpointViewSet
 
 # No ".json" suffix routes: DRF passes the suffix as a ``format`` argument that custom actions do not take (a
@@ -30,12 +28,19 @@ router.register("training/runs", TrainingRunViewSet, basename="api-training-run"
 router.register("training/snapshots", SnapshotViewSet, basename="api-training-snapshot")
 router.register("training/checkpoints", CheckpointViewSet, basename="api-training-checkpoint")
 
+# Issue 12, part F: an /api/ address no route matches answers JSON like the rest of the API (pages keep HTML).
+handler404 = "webapp.api_errors.not_found"
+
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="webapp/login.html"), name="login"),
+    # Login and tokens (issue 12): throttled logins; a logout (the app's or the admin's) also revokes API tokens.
+    path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/logout/", auth_views.LogoutView.as_view(), name="admin-logout"),  # before admin/, to win
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("api/auth/token/", obtain_auth_token, name="api-token"),
+    path("api/auth/token/", auth_views.ObtainTokenView.as_view(), name="api-token"),
+    path("api/auth/logout/", auth_views.LogoutTokenView.as_view(), name="api-logout"),
+    path("api/auth/logout-all/", auth_views.LogoutAllView.as_view(), name="api-logout-all"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include(router.urls)),

@@ -124,12 +124,12 @@ def test_dermatologist_cannot_upload(derm_client):
 
 @pytest.mark.django_db
 def test_api_upload_reports_rows(admin_user, client):
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
-    token = Token.objects.create(user=admin_user)
+    _, key = AuthToken.objects.create(user=admin_user)
     archive = _zip({"acne/ok.jpg": jpeg_bytes(), "acne/bad.jpg": b"nope"})
     resp = client.post("/api/datasets/upload/", {"dataset": "API set", "archive": archive},
-                       HTTP_AUTHORIZATION=f"Token {token.key}")
+                       HTTP_AUTHORIZATION=f"Token {key}")
     assert resp.status_code == 400
     body = resp.json()
     assert body["committed"] is False and body["errors"][0]["row"] == "acne/bad.jpg"

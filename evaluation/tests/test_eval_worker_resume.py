@@ -106,7 +106,7 @@ def test_killed_worker_resumes_without_repeating_answered_calls(tmp_path):
 
     with ScriptedLLMServer(script) as server:
         base_env = {**os.environ, "DATABASE_URL": _database_url(), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-                    "SKINFLOW_MEDIA_ROOT": str(media), "DJANGO_SECRET_KEY": "test-only-secret-key",
+                    "SKINFLOW_MEDIA_ROOT": str(media), "DJANGO_SECRET_KEY": settings.SECRET_KEY,
                     "DJANGO_SETTINGS_MODULE": "webapp.settings", "SKINFLOW_JUDGE_BASE_URL": server.base_url,
                     "SKINFLOW_JUDGE_MODEL": JUDGE_ID, "SKINFLOW_LLM_CACHE": str(tmp_path / "cache-1.sqlite3")}
         first = _start_worker(base_env)

@@ -7,12 +7,42 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-__all__ = ["EngineError", "RunSpec", "default_hyperparameters", "validate_hyperparameters", "validate_verl_batch",
-           "validate_verl_options"]
+__all__ = ["EngineError", "RunSpec", "check_engine_path", "check_spec_paths", "default_hyperparameters",
+           "validate_hyperparameters", "validate_verl_batch", "validate_verl_options"]
 
 
 class EngineError(ValueError):
     """A run the engine refuses, with a message for the person who launched it."""
+
+
+# Characters a path handed to an engine may not hold. Hydra resolves ${...} (${oc.env:DJANGO_SECRET_KEY} would
+# put the secret into verl's config) and reads a backslash as an escape, so an escaped "\${" becomes a live
+# interpolation again; quoting cannot be trusted with either. On a Ray cluster the whole verl command line
+# becomes a shell string (``ray job submit`` joins it with list2cmdline and runs it with shell=True), where
+# $(...), $VAR, backticks and quotes are live. Control characters (newlines) split lines and logs.
+_PATH_FORBIDDEN = {"\\": "a backslash", "$": "a '$' (Hydra's ${...}, the shell's $(...))",
+                   "`": "a backtick", "'": "a quote", '"': "a quote"}
+
+
+def check_engine_path(value: str, what: str = "path") -> str:
+    """``value`` unchanged, or :class:`EngineError` naming the character a model/data/output path may not hold."""
+    import unicodedata
+
+    text = str(value)
+    for char, name in _PATH_FORBIDDEN.items():
+        if char in text:
+            raise EngineError(f"the {what} {text!r} contains {name}, which training engines would interpret; "
+                              "rename or move the folder to a path without \\, $, `, quotes or control characters")
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in text):
+        raise EngineError(f"the {what} {text!r} contains a control character (e.g. a newline); use a plain path")
+    return text
+
+
+def check_spec_paths(spec: "RunSpec") -> None:
+    """Every path of a run spec, checked when an engine's config or command line is built."""
+    check_engine_path(spec.model_path, "base model path")
+    check_engine_path(spec.snapshot_dir, "snapshot folder")
+    check_engine_path(spec.output_dir, "output folder")
 
 
 # Section 4.1.1: AdamW, cosine schedule with warmup; Stage I lr 1e-6, Stage II 5e-7 (from the Stage I checkpoint).
@@ -77,11 +107,10 @@ VERL_ROLLOUTS = ("vllm", "sglang")
 
 
 def validate_verl_options(given: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The verl options a launch may set: ``ray_address`` (http(s) URL or "auto"), ``n_gpus_per_node``,
-    ``nnodes``, ``micro_batch_size_per_gpu`` (integers >= 1) and ``rollout`` (vllm or sglang). Free-form
-    Hydra overrides are not accepted: they could repoint the reward function, i.e. run any code on the worker."""
-    from urllib.parse import urlparse
-
+    """The verl options a launch may set: ``ray_address`` (http(s) URL, ``ray://host:port``, ``host:port`` or
+    "auto"; its host must pass SKINFLOW_ALLOWED_RAY_HOSTS, webapp/egress.py), ``n_gpus_per_node``, ``nnodes``,
+    ``micro_batch_size_per_gpu`` (integers >= 1) and ``rollout`` (vllm or sglang). Free-form Hydra overrides
+    are not accepted: they could repoint the reward function, i.e. run any code on the worker."""
     options = dict(given or {})
     unknown = set(options) - {"ray_address", "rollout", *_VERL_INT_OPTIONS}
     if unknown:
@@ -95,10 +124,15 @@ def validate_verl_options(given: Mapping[str, Any] | None) -> dict[str, Any]:
         raise EngineError(f"verl option rollout must be one of {', '.join(VERL_ROLLOUTS)}, got {options['rollout']!r}")
     address = options.get("ray_address")
     if address is not None:
-        parsed = urlparse(address) if isinstance(address, str) else None
-        if address != "auto" and not (parsed and parsed.scheme in ("http", "https") and parsed.hostname
-                                      and not any(c in address for c in " \t\n'\"")):
-            raise EngineError(f"verl option ray_address must be an http(s) URL or 'auto', got {address!r}")
+        if not isinstance(address, str):
+            raise EngineError(f"verl option ray_address must be an http(s) URL, ray://host:port or 'auto', "
+                              f"got {address!r}")
+        from webapp import egress
+
+        try:  # the host is resolved and checked against SKINFLOW_ALLOWED_RAY_HOSTS, here and again at submit
+            egress.configured_policy("ray").check_ray_address(address)
+        except egress.EgressError as exc:
+            raise EngineError(f"verl option ray_address (an http(s) URL, ray://host:port or 'auto'): {exc}") from None
     return {key: value for key, value in options.items() if value not in (None, "")}
 
 

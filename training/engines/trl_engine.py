@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any, Callable
 from unittest import mock
 
-from .spec import EngineError, RunSpec, validate_hyperparameters
+from .spec import EngineError, RunSpec, check_spec_paths, validate_hyperparameters
 
 __all__ = ["build_reward_function", "train", "trl_command"]
 
 
 def trl_command(spec: RunSpec, spec_path: str) -> list[str]:
     validate_hyperparameters(spec.stage, spec.hyperparameters)
+    check_spec_paths(spec)
     return [sys.executable, "-u", "-m", "training.engines.trl_engine", spec_path]
 
 
@@ -73,6 +74,7 @@ def train(spec: RunSpec) -> Path:
     from .loading import load_model, load_processor, prepare_policy
 
     hp = validate_hyperparameters(spec.stage, spec.hyperparameters)
+    check_spec_paths(spec)  # TRL does not interpolate, but no engine is handed a path the launch would refuse
     if not (Path(spec.model_path) / "config.json").is_file():
         raise EngineError(f"{spec.model_path} is not a Hugging Face model folder (no config.json)")
     output_dir = Path(spec.output_dir)

@@ -27,7 +27,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .spec import EngineError, RunSpec, validate_hyperparameters, validate_verl_batch, validate_verl_options
+from .spec import (EngineError, RunSpec, check_engine_path, check_spec_paths, validate_hyperparameters,
+                   validate_verl_batch, validate_verl_options)
 
 __all__ = ["DVE_REFUSAL", "merge_command", "ray_job_command", "runtime_env", "train_command", "verl_command", "verl_overrides"]
 
@@ -67,6 +68,10 @@ def verl_overrides(spec: RunSpec, rewards_file: str = REWARDS_FILE) -> list[str]
     """Hydra overrides for ``verl.trainer.main_ppo`` (keys verified against verl's own config composition)."""
     if spec.dve:
         raise EngineError(DVE_REFUSAL)
+    # _quoted() keeps Hydra from reading ',', '[' or '${' in a path, but not an escaped '\${', and a cluster
+    # run passes through a shell as well: such paths are refused outright.
+    check_spec_paths(spec)
+    check_engine_path(rewards_file, "reward module path")
     hp = validate_hyperparameters(spec.stage, spec.hyperparameters)
     options = validate_verl_options(spec.verl)
     n_gpus = gpus_per_node(options)
@@ -143,7 +148,9 @@ def verl_overrides(spec: RunSpec, rewards_file: str = REWARDS_FILE) -> list[str]
 ROOT = Path(__file__).resolve().parents[2]
 # What a Ray job may see of the driver's environment: the reward's LLM endpoints and the metrics file.
 _FORWARDED_PREFIXES = ("SKINFLOW_JUDGE_", "SKINFLOW_SCORER_", "SKINFLOW_LLM_")
-_FORWARDED_NAMES = ("SKINFLOW_ALLOWED_KEY_ENVS", "VERL_FILE_LOGGER_PATH")
+# The egress allowlists travel too: the reward's gateway on the cluster applies the same rules (webapp/egress.py).
+_FORWARDED_NAMES = ("SKINFLOW_ALLOWED_KEY_ENVS", "SKINFLOW_ALLOWED_ENDPOINT_HOSTS", "SKINFLOW_KEY_ENV_HOSTS",
+                    "VERL_FILE_LOGGER_PATH")
 
 
 def submission_id(spec: RunSpec) -> str:
@@ -153,13 +160,21 @@ def submission_id(spec: RunSpec) -> str:
 def runtime_env(environ: dict[str, str]) -> dict[str, Any]:
     """The Ray job's runtime env: this checkout as the working directory (so the reward module imports
     ``annotations`` and ``evaluation``) and an explicit allowlist of variables — never the whole
-    environment. An endpoint's key variable is forwarded only when the gateway's allowlist accepts its name."""
+    environment. An endpoint's key variable is forwarded only when the gateway's allowlist accepts its name
+    and its key may be sent to that endpoint's base URL (SKINFLOW_KEY_ENV_HOSTS, webapp/egress.py): a key
+    is never shipped to a cluster for an endpoint it may not go to."""
+    from webapp import egress
     from webapp.llm import key_env_allowed
 
     env = {name: value for name, value in environ.items()
            if name.startswith(_FORWARDED_PREFIXES) or name in _FORWARDED_NAMES}
     for name, value in list(env.items()):
         if name.endswith("_API_KEY_ENV") and value and key_env_allowed(value) and value in environ:
+            base_url = env.get(name[: -len("API_KEY_ENV")] + "BASE_URL") or env.get("SKINFLOW_LLM_BASE_URL", "")
+            try:
+                egress.configured_policy().check_key(egress.parse_url(base_url), value)
+            except egress.EgressError:
+                continue
             env[value] = environ[value]
     env["PYTHONPATH"] = "."
     return {"working_dir": str(ROOT), "excludes": [".git", ".venv", "data", "node_modules", "__pycache__"],

@@ -125,7 +125,9 @@ def test_verl_refuses_a_dve_run_with_a_clear_message(tmp_path):
     assert str(info.value) == DVE_REFUSAL
 
 
-def test_ray_cluster_submission(tmp_path):
+def test_ray_cluster_submission(tmp_path, settings):
+    settings.SKINFLOW_ALLOWED_RAY_HOSTS = "head:8265"  # a private in-cluster name: listed (webapp/egress.py)
+    settings.SKINFLOW_KEY_ENV_HOSTS = "OPENAI_API_KEY=judge"  # the judge's key may go to the judge
     environ = {"SKINFLOW_JUDGE_BASE_URL": "http://judge/v1", "SKINFLOW_JUDGE_API_KEY_ENV": "OPENAI_API_KEY",
                "OPENAI_API_KEY": "sk-test", "SKINFLOW_SCORER_API_KEY_ENV": "DATABASE_URL",
                "DATABASE_URL": "postgres://secret", "DJANGO_SECRET_KEY": "django-secret", "SKINFLOW_LLM_MODEL": "m",
@@ -174,8 +176,10 @@ def cluster_fakes(tmp_path, monkeypatch, status_output: str, train_rc: int = 0):
     return verl_engine, calls, handlers
 
 
-def test_cluster_job_is_merged_only_when_it_succeeded_and_cancel_stops_it(tmp_path, monkeypatch, capsys):
+def test_cluster_job_is_merged_only_when_it_succeeded_and_cancel_stops_it(tmp_path, monkeypatch, capsys, settings):
     import signal
+
+    settings.SKINFLOW_ALLOWED_RAY_HOSTS = "head:8265"
 
     cluster = spec(tmp_path, verl={"ray_address": "http://head:8265"})
     verl_engine, calls, handlers = cluster_fakes(tmp_path, monkeypatch, "Job 'skinflow-run-7' was stopped\nSTOPPED")
@@ -194,7 +198,8 @@ def test_cluster_job_is_merged_only_when_it_succeeded_and_cancel_stops_it(tmp_pa
 
 
 def test_paths_are_quoted_in_the_overrides(tmp_path):
-    odd = tmp_path / "a,b(c)[d] ${oc.env:HOME} it's"
+    # '$', backslashes and quotes are refused outright (webapp/tests/test_egress.py); the rest is quoted.
+    odd = tmp_path / "a,b(c)[d] e=f:g"
     config = verl_config(verl_overrides(spec(odd, model_path=str(odd / "model"),
                                              reward={"field_weights": {"color": 1.0}}, stage="I")))
     config = OmegaConf.to_container(config, resolve=True)

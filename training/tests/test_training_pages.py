@@ -117,6 +117,7 @@ def test_api_takes_verl_options_and_only_finished_checkpoints(admin_client_role,
 
     from training.models import Checkpoint
 
+    settings.SKINFLOW_ALLOWED_RAY_HOSTS = "head:8265"  # a private in-cluster name: listed (webapp/egress.py)
     dataset = dataset_with(settings, captions=8, plain=0)
     payload = {"name": "api", "stage": "I", "engine": "verl", "dve": False, "dataset": dataset.pk,
                "base_model_path": base_folder(tmp_path), "verl_options": {"ray_address": "http://head:8265", "nnodes": 2}}

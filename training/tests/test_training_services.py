@@ -244,6 +244,7 @@ def test_position_weights_must_be_a_list_of_numbers(settings, tmp_path, weights)
 
 
 def test_verl_options_are_validated_and_stored(settings, tmp_path):
+    settings.SKINFLOW_ALLOWED_RAY_HOSTS = "head:8265"  # a private in-cluster name: listed (webapp/egress.py)
     dataset = dataset_with(settings, captions=8, plain=0)
     s1 = services.create_snapshot(dataset, "train", "I")
     base = base_folder(tmp_path)

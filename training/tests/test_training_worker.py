@@ -50,7 +50,7 @@ def make_dataset(name: str = "Derm") -> Dataset:
 
 def worker_env(tmp_path: Path, server: ScriptedLLMServer) -> dict:
     s = connection.settings_dict
-    return {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings", "DJANGO_SECRET_KEY": "test-only-secret-key",
+    return {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings", "DJANGO_SECRET_KEY": settings.SECRET_KEY,
             "DATABASE_URL": f"postgres://{s['USER']}@{s['HOST']}:{s['PORT']}/{s['NAME']}",
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL, "SKINFLOW_MEDIA_ROOT": str(settings.MEDIA_ROOT),
             "SKINFLOW_LLM_BASE_URL": server.base_url, "SKINFLOW_LLM_MODEL": "scripted",

@@ -35,7 +35,7 @@ def test_worker_makes_thumbnails_through_redis(tmp_path):
     assert sample.thumbnail == ""
 
     env = {**os.environ, "DATABASE_URL": _database_url(), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-           "SKINFLOW_MEDIA_ROOT": str(settings.MEDIA_ROOT), "DJANGO_SECRET_KEY": "test-only-secret-key",
+           "SKINFLOW_MEDIA_ROOT": str(settings.MEDIA_ROOT), "DJANGO_SECRET_KEY": settings.SECRET_KEY,
            "DJANGO_SETTINGS_MODULE": "webapp.settings"}
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "webapp.celery_app", "worker", "-Q", "default", "--pool", "solo",

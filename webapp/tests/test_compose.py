@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -40,3 +41,24 @@ def test_services_have_healthchecks_and_wait_for_their_dependencies():
     for name in ("web", "worker", "gpu-worker"):
         deps = COMPOSE["services"][name]["depends_on"]
         assert deps["postgres"]["condition"] == deps["redis"]["condition"] == "service_healthy"
+
+
+def test_https_is_the_default_and_the_healthcheck_still_answers_over_plain_http():
+    # Production shape: DJANGO_HTTPS defaults to 1 (secure cookies, HSTS, redirect to HTTPS); the file says how
+    # to run a plain-HTTP trial.
+    env = COMPOSE["x-app-env"]
+    assert env["DJANGO_HTTPS"] == "${DJANGO_HTTPS:-1}"
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "DJANGO_HTTPS=0 docker compose up" in text
+    # The web healthcheck calls /healthz over plain HTTP with no proxy in front: the redirect must spare it.
+    from django.conf import settings
+
+    probe = COMPOSE["services"]["web"]["healthcheck"]["test"]
+    assert any("http://127.0.0.1:8000/healthz" in part for part in probe)
+    assert any(re.search(pattern, "healthz") for pattern in settings.SECURE_REDIRECT_EXEMPT)
+    assert not any(re.search(pattern, "samples/1/image/") for pattern in settings.SECURE_REDIRECT_EXEMPT)
+
+
+def test_the_image_build_uses_a_throw_away_secret_long_enough_for_the_start_up_guard():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "secrets.token_urlsafe(50)" in dockerfile and "build-only" not in dockerfile

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from annotations.import_report import ImportResult
+from webapp import audit
+from webapp.models import AccessEvent
 
 MAX_LISTED = 50
 
@@ -21,6 +23,9 @@ def print_result(cmd: BaseCommand, result: ImportResult) -> None:
             f"{result.summary()}. Fix the rows above and run again, or pass --skip-bad-rows to import the good rows only."
         )
     cmd.stdout.write(cmd.style.SUCCESS(result.summary()))
+    # Imports from the command line are changes too: the audit trail names the command (no web user).
+    audit.record(None, AccessEvent.Action.DATASET_IMPORT, command=cmd.__module__.rsplit(".", 1)[-1],
+                 created=result.created, updated=result.updated, skipped_rows=len(result.errors))
     print_labels(cmd, result)
 
 

@@ -82,6 +82,7 @@
       if (d.version) tail += ` · v${d.version}`;
       if (d.changed && d.changed.length) tail += ` · changed ${d.changed.join(", ")}`;
       if (d.reason) tail += ` · ${d.reason}`;
+      if (d.note) tail += ` · ${d.note}`;
       li.append(document.createTextNode(tail));
       list.append(li);
     }
@@ -187,6 +188,26 @@
     if (status === 200) { clearInterval(beat); flash("Rejected.", "ok"); await refresh(); $("reject-box").hidden = true; }
     else flash((data && data.detail) || `Reject failed (${status})`, "error");
   }
+
+  // Identifying content (face, tattoo, ...): any reviewer, any time, no claim needed; the server keeps the
+  // sample out of every export and records who marked it.
+  async function markIdentifying() {
+    const box = $("identifying-check"), on = box.checked;
+    const {status, data} = await call(`${api}identifying/`, "POST", {identifying: on, note: $("identifying-note").value});
+    const line = $("identifying-status");
+    if (status === 200) {
+      box.checked = data.identifying_content;
+      line.className = data.identifying_content ? "error" : "muted";
+      line.textContent = data.identifying_content
+        ? "Marked as identifying: kept out of training snapshots and evaluation test sets."
+        : "Not marked: the sample can be exported again.";
+      renderHistory(data.events);
+    } else {
+      box.checked = !on;
+      flash((data && (data.detail || JSON.stringify(data))) || `Marking failed (${status})`, "error");
+    }
+  }
+  $("identifying-check").addEventListener("change", markIdentifying);
 
   $("btn-save").addEventListener("click", () => save(false));
   $("btn-accept").addEventListener("click", () => save(true));
