@@ -19,7 +19,6 @@ from annotations.filters import SampleFilter
 from annotations.import_report import ImportRejected
 from annotations.serializers import (DatasetSerializer, ImportResultSerializer, SampleSerializer,
                                      UploadSerializer)
-from annotations.views import record_import
 from webapp import audit
 from webapp.models import AccessEvent
 from webapp.roles import IsAdminOrReadOnly
@@ -47,7 +46,7 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             )
         except ImportRejected as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        record_import(request, data["dataset"], result)
+        audit.record_import(request, data["dataset"], result)
         body = {**asdict(result), "summary": result.summary()}
         return Response(ImportResultSerializer(body).data,
                         status=status.HTTP_201_CREATED if result.committed else status.HTTP_400_BAD_REQUEST)

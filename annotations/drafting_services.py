@@ -20,8 +20,9 @@ from django.db.models import Count, F, Max, Q, Sum
 from django.utils import timezone
 
 from annotations import drafting
-from annotations.imaging import NotScrubbed, model_ready_image
+from annotations.imaging import IDENTIFYING_REFUSAL, NotScrubbed, model_ready_image
 from annotations.models import CaptionDraft, Dataset, DraftingRun, DraftJob, Sample, SampleEvent
+from annotations.selectors import eligible_samples, identifying, identifying_refusal
 from webapp import reaper
 from webapp.gateway import CallRecorder, record_calls, shared_gateway
 from webapp.llm import LLMError
@@ -64,12 +65,11 @@ def create_run(dataset: Dataset, *, user: Any = None, split: str = "", max_attem
     if not 1 <= consistency_k <= drafting.DIAGNOSIS_K:
         raise DraftingRejected(f"consistency_k must be between 1 and {drafting.DIAGNOSIS_K} (the diagnoser lists "
                                f"{drafting.DIAGNOSIS_K} diagnoses).")
-    # caption_version 0: a caption a dermatologist wrote is never redrafted by the machine. A photo marked as
-    # showing identifying content (a face, a tattoo) is not sent to a drafting endpoint, which may be hosted.
-    samples = (Sample.objects.filter(dataset=dataset, state__in=only_states, caption_version=0,
-                                     identifying_content=False).exclude(image=""))
-    if split:
-        samples = samples.filter(split=split)
+    # caption_version 0: a caption a dermatologist wrote is never redrafted by the machine. eligible_samples
+    # applies the review rules, identifying content included (such a photo is not sent to a drafting
+    # endpoint, which may be hosted); jobs created before the mark was set are refused at the door.
+    samples = eligible_samples("drafting", dataset=dataset, split=split).filter(state__in=only_states,
+                                                                                  caption_version=0)
     ids = list(samples.values_list("id", flat=True))
     if not ids:
         raise DraftingRejected(f"No sample of {dataset.name} is waiting for a draft (states {', '.join(only_states)}"
@@ -162,6 +162,14 @@ def resume_run(run: DraftingRun) -> int:
         jobs = DraftJob.objects.filter(run=run).filter(
             Q(state__in=[DraftJob.State.FAILED, DraftJob.State.CANCELLED, DraftJob.State.PENDING])
             | Q(id__in=_dead_worker_jobs(DraftJob.objects.filter(run=run), judge_others=True).values("id")))
+        # A photo marked as identifying since the run was created is not sent again: its job is cancelled
+        # with the reason, and a sample this run had taken (drafting) goes back to new.
+        flagged = jobs.filter(identifying("sample__"))
+        flagged_samples = list(flagged.values_list("sample_id", flat=True))
+        flagged.update(state=DraftJob.State.CANCELLED, error=f"the image is {IDENTIFYING_REFUSAL}")
+        Sample.objects.filter(id__in=flagged_samples, state=Sample.State.DRAFTING).update(
+            state=Sample.State.NEW, last_error=f"the image is {IDENTIFYING_REFUSAL}")
+        jobs = jobs.exclude(identifying("sample__"))
         moved_on = jobs.filter(Q(sample__caption_version__gt=0) | ~Q(sample__state__in=_RESUMABLE_SAMPLE_STATES))
         moved_on.update(state=DraftJob.State.CANCELLED, error="the sample moved on before the resume")
         resumable = jobs.filter(sample__state__in=_RESUMABLE_SAMPLE_STATES, sample__caption_version=0)
@@ -356,6 +364,12 @@ def _draft_claimed(job: DraftJob) -> str:
     if done is not None:
         _finish_job(job, DraftJob.State.AUTO_ACCEPTED, caption=done.caption)
         return DraftJob.State.AUTO_ACCEPTED
+    # The door, for a job queued before a reviewer marked the photo as identifying (the sample row was read
+    # by draft_sample just now): cancelled with the reason, nothing sent.
+    refusal = identifying_refusal(sample)
+    if refusal:
+        _finish_job(job, DraftJob.State.CANCELLED, error=refusal)
+        return DraftJob.State.CANCELLED
     try:
         image = model_ready_image((Path(settings.MEDIA_ROOT) / sample.image).read_bytes(),
                                   what=f"the image of sample {sample.pk}")
@@ -379,6 +393,11 @@ def _draft_claimed(job: DraftJob) -> str:
                 # The run was read at the start of this task; later attempts look again for a cancel.
                 if attempt > first and DraftingRun.objects.filter(pk=run.pk, state=DraftingRun.State.CANCELLED).exists():
                     _finish_job(job, DraftJob.State.CANCELLED, error="the run was cancelled")
+                    return DraftJob.State.CANCELLED
+                # ... and for a mark set while this job runs (each attempt sends the photo again).
+                if attempt > first and Sample.objects.filter(identifying(), pk=sample.pk).exists():
+                    sample.identifying_content = True
+                    _finish_job(job, DraftJob.State.CANCELLED, error=identifying_refusal(sample))
                     return DraftJob.State.CANCELLED
                 result = drafting.run_attempt(gateway, judge, image=image, label=sample.label, attempt=attempt,
                                               sample_key=sample_key, consistency_k=run.consistency_k)

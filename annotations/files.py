@@ -13,8 +13,6 @@ def protected_file(rel: str, content_type: str | None = None) -> FileResponse:
     path = (media / rel).resolve()
     if not rel or media not in path.parents or not path.is_file():
         raise Http404("The image file is missing on the server; re-import the sample's image.")
-    response = FileResponse(path.open("rb"), content_type=content_type)
-    # Patient photos are never kept by the browser or any cache on the way (a shared workstation, a proxy):
-    # every view fetches them again, after the role check. webapp.security_headers sets the same on all pages.
-    response["Cache-Control"] = "no-store, private"
-    return response
+    # No Cache-Control here: webapp.security_headers.SecurityHeadersMiddleware sets no-store on every response
+    # but static files, so a photo is never kept by the browser or a cache on the way (a shared workstation).
+    return FileResponse(path.open("rb"), content_type=content_type)

@@ -57,6 +57,11 @@ def inspect_image(data: bytes, max_pixels: int, name: str = "image") -> ImageInf
                     raise ImageRejected(
                         f"{name} is a {fmt or 'unknown'} image; use one of {', '.join(sorted(SUPPORTED_FORMATS))}."
                     )
+                # An animated PNG (APNG) or WebP: a rotation would keep only the first frame, and a frame
+                # further on can show what the first does not; one still picture is what the tool reviews.
+                if fmt in ("PNG", "WEBP") and getattr(img, "is_animated", False):
+                    raise ImageRejected(f"{name}: animated images are not supported; export one frame "
+                                        "(a still PNG, JPEG or WebP) and import that.")
                 if width * height > max_pixels:
                     raise ImageRejected(
                         f"{name} is {width}x{height} = {width * height:,} pixels, over the limit of "
@@ -91,6 +96,11 @@ def prepare_image(data: bytes, max_pixels: int, name: str = "image") -> tuple[by
     # A rotated photo may come back in another (lossless) format and with width and height swapped.
     info = inspect_image(clean, max_pixels, name)
     return clean, dataclasses.replace(info, original_sha256=original.sha256)
+
+
+# What every door (drafting job, evaluation item, snapshot build) says about a photo a reviewer marked as
+# showing identifying content (a face, a tattoo, a name in the picture): one text, so logs and pages agree.
+IDENTIFYING_REFUSAL = "marked as showing identifying content; not sent"
 
 
 class NotScrubbed(ValueError):
@@ -136,16 +146,42 @@ def make_thumbnail(src: Path, dst: Path, size: int) -> None:
 
 
 MODEL_FORMATS = {"JPEG", "PNG", "WEBP"}  # what OpenAI-compatible vision endpoints accept as data URLs
+# A lossless image bigger than this goes to a model endpoint as a JPEG (quality 95): a rotated 12 MP phone
+# photo is stored as a ~12 MB PNG (pixels kept exactly), which base64 makes ~16 MB per request, over what
+# hosted endpoints take and slow to send on every attempt. The stored file stays lossless.
+MODEL_LOSSLESS_MAX_BYTES = 4 * 1024 * 1024
+MODEL_JPEG_QUALITY = 95
+
+
+def _lossless(img: Image.Image, data: bytes) -> bool:
+    if img.format in ("PNG", "TIFF", "BMP"):
+        return True
+    # A WebP is lossless when its image chunk is VP8L (simple file: right after the header; extended file:
+    # after VP8X and the animation/alpha chunks, which a lossy file would carry as ALPH + "VP8 ").
+    return img.format == "WEBP" and b"VP8L" in data[12:64]
 
 
 def model_ready_image(data: bytes, what: str = "the image") -> bytes:
     """The image as a model endpoint takes it: JPEG, PNG and WebP unchanged; TIFF, BMP and the like
-    re-encoded as PNG (the archive keeps the original file). Refuses (:class:`NotScrubbed`) an image that
-    still carries metadata: this is the door before image bytes go into an LLM request."""
+    re-encoded as PNG (the archive keeps the original file); a lossless image over
+    ``MODEL_LOSSLESS_MAX_BYTES`` re-encoded as a quality-95 JPEG (for the request only). Refuses
+    (:class:`NotScrubbed`) an image that still carries metadata: this is the door before image bytes go
+    into an LLM request."""
     require_scrubbed(data, what)
     with Image.open(io.BytesIO(data)) as img:
-        if img.format in MODEL_FORMATS:
+        big = len(data) > MODEL_LOSSLESS_MAX_BYTES and _lossless(img, data)
+        if img.format in MODEL_FORMATS and not big:
             return data
         buf = io.BytesIO()
-        img.convert("RGB" if img.mode not in ("RGB", "RGBA", "L") else img.mode).save(buf, "PNG")
+        if big:
+            # JPEG holds no alpha: a transparent photo is laid on white, as a viewer would show it.
+            rgb = img.convert("RGBA") if img.mode in ("RGBA", "LA", "P", "PA") else img.convert("RGB")
+            if rgb.mode == "RGBA":
+                flat = Image.new("RGB", rgb.size, (255, 255, 255))
+                flat.paste(rgb, mask=rgb.getchannel("A"))
+                rgb = flat
+            rgb.info = {}  # nothing of the source's info (none is left after the door, but by construction)
+            rgb.save(buf, "JPEG", quality=MODEL_JPEG_QUALITY, subsampling=0)
+        else:
+            img.convert("RGB" if img.mode not in ("RGB", "RGBA", "L") else img.mode).save(buf, "PNG")
     return buf.getvalue()

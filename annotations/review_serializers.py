@@ -6,7 +6,8 @@ from rest_framework import serializers
 from annotations.models import CaptionDraft, CaptionRevision, DraftingRun, FieldFrequencyAnalysis, SampleEvent
 from annotations.review_services import REJECT_REASONS
 from annotations.schema import FIELDS, LESION_TYPES
-from webapp.redact_fields import PublicErrorField
+from webapp.redact import errors_in
+from webapp.redact_fields import PublicErrorField, viewer_is_admin
 
 
 class CaptionDraftSerializer(serializers.ModelSerializer):
@@ -40,6 +41,12 @@ class SampleEventSerializer(serializers.ModelSerializer):
         model = SampleEvent
         fields = ["id", "kind", "kind_display", "actor", "detail", "created_at"]
         read_only_fields = fields
+
+    def to_representation(self, instance: SampleEvent) -> dict:
+        data = super().to_representation(instance)
+        # drafting and re-check events keep the LLM's error whole ("... at http://10.0.0.5:8009/v1"): admins only
+        data["detail"] = errors_in(data["detail"], is_admin=viewer_is_admin(self.context))
+        return data
 
 
 class ReviewSampleSerializer(serializers.Serializer):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Q, QuerySet
 
+from annotations.imaging import IDENTIFYING_REFUSAL
 from annotations.models import Dataset, Sample
 
 
@@ -28,8 +29,9 @@ def sample_queryset() -> QuerySet[Sample]:
 
 Reason = Sample.RejectionReason
 PURPOSES = ("stage1", "stage2", "evaluation", "drafting")
-# Purposes whose samples leave the review tool (training snapshots, evaluation test sets).
-EXPORT_PURPOSES = frozenset({"stage1", "stage2", "evaluation"})
+# A photo a reviewer marked as showing identifying content leaves the tool for none of them: every purpose
+# either exports it or sends it to an LLM endpoint (drafting and evaluation), which may be hosted elsewhere.
+IDENTIFYING_REMOVES = frozenset(PURPOSES)
 
 # What a rejection removes the sample from, by its reason. A suspected wrong label poisons everything that
 # trusts the label (evaluation, both training stages); an unusable image poisons everything, drafting too.
@@ -52,13 +54,31 @@ def _not_removed_by_rejection(purpose: str) -> Q:
     return ~Q(state=Sample.State.REJECTED) | Q(rejection_reason__in=kept)
 
 
+def identifying(prefix: str = "") -> Q:
+    """The rows whose sample is marked as showing identifying content (``prefix`` e.g. ``"sample__"`` from a
+    job or item). The one rule, used by :func:`eligible_samples` when work is created and by the doors
+    (:func:`identifying_refusal`) for work created before the mark was set."""
+    return Q(**{f"{prefix}identifying_content": True})
+
+
+def identifying_refusal(sample: Sample | None, what: str = "") -> str:
+    """Why ``sample``'s photo may not leave the tool now ("" when it may): the per-object twin of
+    :func:`identifying`, asked at the doors of queued drafting jobs, evaluation items and pending snapshots,
+    which were created before a reviewer set the mark. The text names the mark and how to undo it."""
+    if sample is None or not sample.identifying_content:
+        return ""
+    return (f"{what or f'the image of sample {sample.pk}'} is {IDENTIFYING_REFUSAL} (a reviewer can clear the "
+            "mark on the review page if it was set by mistake)")
+
+
 def eligible_samples(purpose: str, *, dataset: Dataset | None = None, split: str = "",
                      include_overrides: bool = True, need_image: bool = True) -> QuerySet[Sample]:
     """The one place that applies the review rules (states, rejections and their reasons, overrides,
     qc exclusions, identifying content) to what training snapshots and evaluation runs may use, ordered by id.
 
     A sample a reviewer marked as showing identifying content (face, tattoo, jewellery, a name in the
-    picture) is left out of every export purpose (``EXPORT_PURPOSES``); drafting is not an export.
+    picture) is left out of every purpose (``IDENTIFYING_REMOVES``): exports, and drafting and evaluation,
+    which send the photo to an LLM endpoint.
 
     * ``"stage1"``: samples with an accepted caption (auto-accepted, expert-accepted, and expert overrides
       unless ``include_overrides=False``) and an image.
@@ -72,8 +92,8 @@ def eligible_samples(purpose: str, *, dataset: Dataset | None = None, split: str
     if purpose not in PURPOSES:
         raise ValueError(f"unknown purpose {purpose!r}; use one of {', '.join(PURPOSES)}")
     qs = Sample.objects.filter(_not_removed_by_rejection(purpose))
-    if purpose in EXPORT_PURPOSES:
-        qs = qs.filter(identifying_content=False)
+    if purpose in IDENTIFYING_REMOVES:
+        qs = qs.exclude(identifying())
     if dataset is not None:
         qs = qs.filter(dataset=dataset)
     if split:

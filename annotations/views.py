@@ -61,14 +61,6 @@ def sample_thumbnail(request: HttpRequest, sample_id: int) -> FileResponse:
     return response
 
 
-def record_import(request: HttpRequest, dataset_name: str, result) -> None:
-    """An upload that committed is a change of patient data: the audit trail gets one event."""
-    if result.committed:
-        dataset = Dataset.objects.filter(name=" ".join(dataset_name.split())).first()
-        audit.record(request, AccessEvent.Action.DATASET_IMPORT, dataset, created=result.created,
-                     updated=result.updated, skipped_rows=len(result.errors))
-
-
 @role_required(ADMIN)
 def upload(request: HttpRequest) -> HttpResponse:
     result, error = None, None
@@ -83,7 +75,7 @@ def upload(request: HttpRequest) -> HttpResponse:
         except ImportRejected as exc:
             error = str(exc)
         else:
-            record_import(request, data["dataset"], result)
+            audit.record_import(request, data["dataset"], result)
     status = 400 if (error or (result and not result.committed) or form.errors) else 200
     dataset = Dataset.objects.filter(name=" ".join((form.data.get("dataset") or "").split())).first()
     return render(request, "annotations/upload.html",

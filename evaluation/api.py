@@ -11,7 +11,6 @@ from rest_framework.response import Response
 from annotations.models import Dataset
 from evaluation import selectors, services
 from evaluation.models import EvalRun
-from webapp.redact import error_for
 from webapp.redact_fields import PublicErrorField, drop_unless_admin, viewer_is_admin
 from webapp import audit
 from webapp.models import AccessEvent, key_destination_error
@@ -99,9 +98,7 @@ class EvalRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     @extend_schema(responses=EvalProgressSerializer)
     @action(detail=True, methods=["get"])
     def progress(self, request, pk=None, **kwargs):
-        body = selectors.progress(self.get_object())
-        body["error"] = error_for(body["error"], is_admin=viewer_is_admin({"request": request}))
-        return Response(body)
+        return Response(selectors.progress(self.get_object(), is_admin=viewer_is_admin({"request": request})))
 
     @extend_schema(responses=OverruleRowSerializer(many=True))
     @action(detail=True, methods=["get"], pagination_class=None)  # the whole log, unpaginated
@@ -122,4 +119,5 @@ class EvalRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             return Response({"detail": refusal}, status=status.HTTP_409_CONFLICT)
         with transaction.atomic():
             services.start_run(run)
-        return Response(selectors.progress(run), status=status.HTTP_202_ACCEPTED)
+        return Response(selectors.progress(run, is_admin=viewer_is_admin({"request": request})),
+                        status=status.HTTP_202_ACCEPTED)

@@ -12,6 +12,7 @@ from django.db.models.functions import Coalesce, Greatest
 from evaluation import baselines as baselines_core
 from evaluation.metrics import SampleResult
 from evaluation.models import EvalItem, EvalRun, Judgement, Overrule, RewardValidation
+from webapp.redact import error_for, host_of
 
 
 def _effective(categories: list[str], overrules: dict[int, str]) -> tuple[str, ...]:
@@ -148,7 +149,9 @@ def completion(run: EvalRun) -> dict[str, int]:
     }
 
 
-def progress(run: EvalRun) -> dict[str, Any]:
+def progress(run: EvalRun, *, is_admin: bool = False) -> dict[str, Any]:
+    """Counts so far and their cost; ``error`` is whole for admins, without internal addresses for anyone else
+    (the default is the safe side). The API, the progress JSON and the run page all read it from here."""
     agg = EvalItem.objects.filter(run=run).aggregate(
         total=Count("id"), inferred=Count("id", filter=Q(inferred=True)),
         prompt_tokens=Sum("prompt_tokens"), completion_tokens=Sum("completion_tokens"),
@@ -159,7 +162,7 @@ def progress(run: EvalRun) -> dict[str, Any]:
     cost = (prompt * run.price_prompt_per_mtok + completion * run.price_completion_per_mtok) / 1e6
     return {
         "status": run.status,
-        "error": run.error,
+        "error": error_for(run.error, is_admin=is_admin, hosts=[host_of(run.base_url)]),
         "items": total,
         "inferred": agg["inferred"] or 0,
         "judgements": judged,

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from annotations.imaging import model_ready_image
 from annotations.models import Dataset, Sample
-from annotations.selectors import eligible_samples
+from annotations.selectors import eligible_samples, identifying_refusal
 from evaluation import baselines as baselines_core
 from evaluation import metrics as metrics_core
 from evaluation.diagnosis import diagnosis_prompt, parse_diagnosis
@@ -342,6 +342,12 @@ def infer_pending(run_id: int, *, progress: bool = False) -> int:
     def ask(item: EvalItem):
         if item.sample is None or not item.sample.image:
             raise EvalError(f"item {item.external_id} has no image")
+        # A photo marked as identifying after the run was created is not sent: the item fails with the reason
+        # (a missing answer, so the run ends partially_failed and its metrics say how many samples they
+        # cover), rather than being dropped, which would quietly shrink the test set the run was created with.
+        refusal = identifying_refusal(item.sample, what=f"the image of item {item.external_id}")
+        if refusal:
+            raise EvalError(refusal)
         # The door before an LLM request: an image still carrying metadata is refused (NotScrubbed, a
         # ValueError: the item fails with "run manage.py scrub_media"), TIFF/BMP go as PNG.
         image = model_ready_image((media / item.sample.image).read_bytes(),

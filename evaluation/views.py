@@ -21,7 +21,6 @@ from webapp import audit
 from webapp.csv_export import SafeWriter
 from webapp.models import AccessEvent
 from webapp.params import int_or_none
-from webapp.redact import error_for
 from webapp.roles import ADMIN, DERMATOLOGIST, has_role, role_required
 
 K_DEFAULT = 6
@@ -101,15 +100,15 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     others = EvalRun.objects.filter(status=EvalRun.Status.DONE).exclude(id=run.id).filter(test_set=run.test_set)
     return render(request, "evaluation/run_detail.html", {
         "run": run, "m": m, "top": top, "ranks": ranks, "count_keys": metrics_core.COUNT_KEYS,
-        "progress": selectors.progress(run), "others": others, "baselines": selectors.baseline_report(run),
+        "progress": selectors.progress(run, is_admin=has_role(request.user, ADMIN)), "others": others,
+        "baselines": selectors.baseline_report(run),
     })
 
 
 @role_required()
 def run_progress(request: HttpRequest, run_id: int) -> JsonResponse:
-    body = selectors.progress(get_object_or_404(EvalRun, pk=run_id))
-    body["error"] = error_for(body["error"], is_admin=has_role(request.user, ADMIN))  # no internal URLs (issue 12)
-    return JsonResponse(body)
+    return JsonResponse(selectors.progress(get_object_or_404(EvalRun, pk=run_id),
+                                           is_admin=has_role(request.user, ADMIN)))
 
 
 @role_required(ADMIN)

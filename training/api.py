@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -12,7 +13,6 @@ from annotations.models import Dataset
 from training import selectors, services
 from training.models import Checkpoint, DatasetSnapshot, Stage, TrainingRun
 from webapp import audit
-from webapp.models import AccessEvent
 from webapp.roles import IsAdminRole
 
 
@@ -95,6 +95,7 @@ class TrainingRunViewSet(viewsets.ReadOnlyModelViewSet):
         launch = LaunchSerializer(data=request.data)
         launch.is_valid(raise_exception=True)
         data = dict(launch.validated_data)
+        started = timezone.now()  # a snapshot created after this is this launch's (create_snapshot reuses one)
         try:
             with transaction.atomic():
                 snapshot = services.create_snapshot(data.pop("dataset"), data.pop("split"), data["stage"], k=data["k"],
@@ -103,7 +104,7 @@ class TrainingRunViewSet(viewsets.ReadOnlyModelViewSet):
                 run = services.launch_run(snapshot=snapshot, user=request.user, **data)
         except services.TrainingError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        audit.record(request, AccessEvent.Action.SNAPSHOT_CREATE, snapshot, run=run.pk, rows=snapshot.rows)
+        audit.record_launch(request, run, snapshot, snapshot_created=snapshot.created_at >= started)
         return Response(TrainingRunSerializer(run).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: METRIC_POINTS_SCHEMA})

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from annotations.deidentify import deidentify
-from annotations.imaging import NotScrubbed, require_scrubbed
+from annotations.imaging import IDENTIFYING_REFUSAL, NotScrubbed, require_scrubbed
 from annotations.schema import FIELD_GUIDELINES, FIELDS, CaptionError, serialize_caption
 from evaluation.diagnosis import diagnosis_prompt
 
@@ -78,6 +78,10 @@ class ExportRecord:
     # The sample's review state (e.g. "expert_override"): kept out of the rows, so it never changes what
     # training sees or the content hash; the manifest lists the overrides.
     review_state: str = ""
+    # A reviewer marked the photo as showing identifying content (Sample.identifying_content): the export
+    # door refuses it (the selection leaves such samples out; a pending snapshot recorded before the mark
+    # still lists it).
+    identifying: bool = False
 
 
 @dataclass(frozen=True)
@@ -126,8 +130,17 @@ def build_rows(records: Iterable[ExportRecord], stage: str, *, k: int = 6, read_
     if not isinstance(k, int) or k < 1:
         raise ExportError(f"K must be a positive integer, got {k!r}")
     text = caption_prompt() if stage == STAGE_CAPTION else diagnosis_prompt(k)
+    records = sorted(records, key=lambda r: r.sample_id)
+    # The door for identifying content. Refused, not silently left out: the snapshot's content hash and
+    # sample list were recorded (and shown) when it was created, and training something else under that
+    # record would make it false. A new snapshot, made by the next launch, leaves the sample out.
+    flagged = [r.sample_id for r in records if r.identifying]
+    if flagged:
+        raise ExportError(f"the image of sample {', '.join(map(str, flagged))} is {IDENTIFYING_REFUSAL} into a "
+                          "snapshot (the mark was set after this snapshot was recorded); launch the run again: "
+                          "a new snapshot leaves it out")
     rows = []
-    for index, record in enumerate(sorted(records, key=lambda r: r.sample_id)):
+    for index, record in enumerate(records):
         if stage == STAGE_CAPTION:
             if not record.caption:
                 continue
@@ -296,14 +309,22 @@ def rescrub_snapshot(folder: str | Path, note: Mapping[str, Any] | None = None) 
         built.rename(folder)
     shutil.rmtree(old, ignore_errors=True)
     shutil.rmtree(built, ignore_errors=True)  # built but never swapped in: build it again from the live folder
-    manifest = read_manifest(folder)
-    rows = pq.read_table(folder / "verl.parquet").to_pylist()
+    try:
+        manifest = read_manifest(folder)
+        rows = pq.read_table(folder / "verl.parquet").to_pylist()
+    except (OSError, ValueError) as exc:  # a missing file, bad JSON, pyarrow's ArrowInvalid (a ValueError)
+        raise ExportError(f"snapshot {folder} cannot be read ({type(exc).__name__}: {exc}); rebuild it or "
+                          "remove its folder") from None
+    missing = [key for key in ("stage", "k", "split", "content_hash") if key not in manifest]
+    if missing:
+        raise ExportError(f"snapshot {folder}: its manifest.json lacks {', '.join(missing)}; rebuild it or "
+                          "remove its folder")
     changed = False
     for row in rows:
-        for image in row["images"]:
+        for image in row.get("images") or ():
             try:
                 clean = deidentify(image["bytes"])
-            except ValueError as exc:
+            except (ValueError, KeyError, TypeError) as exc:
                 raise ExportError(f"snapshot {folder}: the image of sample {row['extra_info']['sample_id']} "
                                   f"cannot be de-identified ({exc})") from None
             if clean is not image["bytes"]:

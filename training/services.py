@@ -49,7 +49,7 @@ def heartbeat_timeout_s() -> float:
 def _record(sample: Sample, media: Path) -> export.ExportRecord:
     return export.ExportRecord(sample_id=sample.pk, image_path=media / sample.image, label=sample.label,
                                caption=sample.caption, split=sample.split, checksum=sample.checksum,
-                               review_state=sample.state)
+                               review_state=sample.state, identifying=sample.identifying_content)
 
 
 def _records(dataset: Dataset, split: str, stage: str, *, include_overrides: bool = True) -> list[export.ExportRecord]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.db import transaction
+from django.utils import timezone
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -15,7 +16,6 @@ from training.metrics import CHARTED
 from training.models import TrainingRun
 from training.runner import log_path, log_tail
 from webapp import audit
-from webapp.models import AccessEvent
 from webapp.roles import ADMIN, role_required
 
 
@@ -36,6 +36,7 @@ def launch(request: HttpRequest) -> HttpResponse:
     form = LaunchForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        started = timezone.now()  # a snapshot created after this is this launch's (create_snapshot reuses one)
         try:
             with transaction.atomic():
                 snapshot = services.create_snapshot(data["dataset"], data["split"], data["stage"], k=data["k"],
@@ -51,7 +52,7 @@ def launch(request: HttpRequest) -> HttpResponse:
         except services.TrainingError as exc:
             form.add_error(None, str(exc))
         else:
-            audit.record(request, AccessEvent.Action.SNAPSHOT_CREATE, snapshot, run=run.pk, rows=snapshot.rows)
+            audit.record_launch(request, run, snapshot, snapshot_created=snapshot.created_at >= started)
             messages.success(request, f"Run {run.name} queued on the GPU worker.")
             return redirect("training-run", run_id=run.pk)
     return render(request, "training/launch.html", {

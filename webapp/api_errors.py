@@ -11,13 +11,14 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 
-API_PREFIX = "/api/"
+from webapp.net import is_api_path
+
 NO_ROUTE = ("Not found: no API route or object at this address. Ids are whole numbers; the routes are listed "
             "at /api/docs/.")
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """``handler404``: JSON ``{"detail": ...}`` for the API, Django's page elsewhere."""
-    if request.path.startswith(API_PREFIX):
+    if is_api_path(request.path):
         return JsonResponse({"detail": NO_ROUTE}, status=404)
     return defaults.page_not_found(request, exception)

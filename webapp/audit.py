@@ -20,7 +20,7 @@ failure (database refused, table missing) leaves the caller's transaction usable
 Where from: the client's IP is ``REMOTE_ADDR``, unless ``SKINFLOW_TRUSTED_PROXY_COUNT`` says how many
 reverse proxies stand in front of the app; only then is ``X-Forwarded-For`` read, and only the entry
 the outermost trusted proxy appended (anything left of it was written by the client and can be forged).
-The rule is the login throttle's (``webapp.auth_views.client_ip``), so both name the same address.
+The rule is the login throttle's (``webapp.net.client_ip``), so both name the same address.
 """
 
 from __future__ import annotations
@@ -35,10 +35,9 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from webapp import net
+
 log = logging.getLogger(__name__)
-
-API_PREFIX = "/api/"
-
 
 def retention_days() -> int:
     """How long events are kept; 0 keeps them for ever."""
@@ -46,15 +45,13 @@ def retention_days() -> int:
 
 
 def client_ip(request: Any) -> str | None:
-    """The address the request came from: the same rule as the login throttle's
-    (:func:`webapp.auth_views.client_ip`: ``X-Forwarded-For`` only through ``SKINFLOW_TRUSTED_PROXY_COUNT``
-    proxies), so the trail and the lockouts name the same address. Anything that is not an IP address (a
-    unix-socket peer, a proxy writing "unknown") is stored as no address rather than failing the write."""
+    """The address the request came from, by the login throttle's rule (:func:`webapp.net.client_ip`:
+    ``X-Forwarded-For`` only through ``SKINFLOW_TRUSTED_PROXY_COUNT`` proxies), so the trail and the lockouts
+    name the same address. Anything that is not an IP address (a unix-socket peer, a proxy writing "unknown")
+    is stored as no address rather than failing the write."""
     if request is None:
         return None
-    from webapp.auth_views import client_ip as throttle_ip
-
-    value = throttle_ip(request)
+    value = net.client_ip(request)
     try:
         return str(ipaddress.ip_address(value)) if value else None
     except ValueError:
@@ -67,7 +64,7 @@ def channel(request: Any) -> str:
     if request is None:
         return AccessEvent.Channel.COMMAND
     path = getattr(request, "path", "") or ""
-    return AccessEvent.Channel.API if path.startswith(API_PREFIX) else AccessEvent.Channel.PAGE
+    return AccessEvent.Channel.API if net.is_api_path(path) else AccessEvent.Channel.PAGE
 
 
 def _who(request: Any, user: Any) -> tuple[int | None, str]:
@@ -154,6 +151,34 @@ def record_samples(request: Any, action: str, sample_ids: Iterable[int | None], 
         return [_event(request, action, obj, sid, user, dict(detail), now) for sid in seen]
 
     return _write(request, action, build)
+
+
+def record_import(request: Any, dataset_name: str, result: Any) -> bool:
+    """An import that committed (upload page or API) is a change of patient data: one ``dataset.import`` event
+    naming the dataset and the counts. A refused import changed nothing and records nothing."""
+    if not result.committed:
+        return False
+    from django.apps import apps
+
+    # Looked up by name as the importer normalised it (runs of white space made one space).
+    dataset = apps.get_model("annotations", "Dataset").objects.filter(name=" ".join(dataset_name.split())).first()
+    from webapp.models import AccessEvent
+
+    return record(request, AccessEvent.Action.DATASET_IMPORT, dataset, created=result.created,
+                  updated=result.updated, skipped_rows=len(result.errors))
+
+
+def record_launch(request: Any, run: models.Model, snapshot: models.Model, *, snapshot_created: bool) -> int:
+    """A training launch (page or API): ``training.launch`` for the run, and ``snapshot.create`` only when the
+    launch made a new snapshot; a launch that reuses an existing snapshot exports nothing new (the patient data
+    left in the export that created it). Returns how many events were stored."""
+    from webapp.models import AccessEvent
+
+    stored = int(record(request, AccessEvent.Action.TRAINING_LAUNCH, run, snapshot=snapshot.pk,
+                        snapshot_created=snapshot_created, rows=snapshot.rows))
+    if snapshot_created:
+        stored += record(request, AccessEvent.Action.SNAPSHOT_CREATE, snapshot, run=run.pk, rows=snapshot.rows)
+    return stored
 
 
 def prune_expired(now: Any = None) -> int:

@@ -3,8 +3,8 @@
 Throttling is django-axes' (settings ``AXES_*``): every ``authenticate()`` call that carries the request is
 counted, so the login page, the admin's login and the token endpoint share one count per account and one per
 client address. This module supplies what axes leaves to the project: which address is the client's
-(``client_ip``), and what a locked-out client is told (``lockout_response`` for pages, ``LockedOut`` for the
-token endpoint).
+(``webapp.net.client_ip``), and what a locked-out client is told (``lockout_response`` for pages,
+``LockedOut`` for the token endpoint).
 
 Tokens are django-rest-knox's, issued and revoked through ``webapp.tokens``; the response keeps the shape
 clients already read, ``{"token": ..., "expiry": ...}``.
@@ -12,7 +12,6 @@ clients already read, ``{"token": ..., "expiry": ...}``.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from typing import Any
 
@@ -21,7 +20,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate, user_logged_in, user_logged_out
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -32,29 +31,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from webapp import tokens
+from webapp.net import client_ip  # noqa: F401 - re-exported: axes and older imports name it here
 
 
-# --- Throttling: the client's address and the lockout answer ----------------------------------------------
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The address axes counts failures for.
-
-    ``REMOTE_ADDR`` unless ``SKINFLOW_TRUSTED_PROXY_COUNT`` proxies sit in front: each appends the address it
-    saw to X-Forwarded-For, so the client is the entry that many places from the right. Entries further left
-    were written by the client and are never trusted (else a guesser would get a fresh count per request).
-    """
-    remote = request.META.get("REMOTE_ADDR") or None
-    count = settings.SKINFLOW_TRUSTED_PROXY_COUNT
-    if count > 0:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-        if len(forwarded) >= count:
-            candidate = forwarded[-count]
-            try:
-                return str(ipaddress.ip_address(candidate))
-            except ValueError:
-                pass  # a proxy that writes something else ("unknown"): fall back to the connection's address
-    return remote
-
+# --- Throttling: the lockout answer (the client's address is webapp.net.client_ip) -------------------------
 
 def _cool_off_minutes(request: HttpRequest | None = None) -> int | None:
     """Minutes a lock lasts after the last failure; None when it lasts until an admin lifts it."""
@@ -84,19 +64,18 @@ def _retry_after_s(request: HttpRequest | None = None) -> int | None:
 
 def lockout_response(request: HttpRequest, original_response: HttpResponse | None = None,
                      credentials: dict[str, Any] | None = None) -> HttpResponse:
-    """What axes answers a locked-out login with (``AXES_LOCKOUT_CALLABLE``): 429, with Retry-After.
+    """What axes answers a locked-out login page with (``AXES_LOCKOUT_CALLABLE``): 429, with Retry-After.
 
     The login page again, with the reason in place of the form's error (the admin's login too: one page to
-    explain it), or JSON on the API.
+    explain it). Only pages get here: AxesMiddleware reads ``axes_locked_out`` from Django's request, and
+    the token endpoint, the one API view that authenticates, hands axes DRF's Request wrapper, where the flag
+    lands instead; that view answers its lockout itself (``LockedOut``, JSON).
     """
     message = lockout_message(request)
-    if request.path.startswith("/api/"):
-        response: HttpResponse = JsonResponse({"detail": message}, status=status.HTTP_429_TOO_MANY_REQUESTS)
-    else:
-        response = render(request, "webapp/login.html", {
-            "form": AuthenticationForm(request), "locked_out": message,
-            "next": request.POST.get("next") or request.GET.get("next", ""),
-        }, status=status.HTTP_429_TOO_MANY_REQUESTS)
+    response = render(request, "webapp/login.html", {
+        "form": AuthenticationForm(request), "locked_out": message,
+        "next": request.POST.get("next") or request.GET.get("next", ""),
+    }, status=status.HTTP_429_TOO_MANY_REQUESTS)
     if (retry := _retry_after_s(request)) is not None:
         response["Retry-After"] = str(retry)
     return response
@@ -136,8 +115,13 @@ class LogoutView(auth_views.LogoutView):
 
 # --- API ----------------------------------------------------------------------------------------------------
 
+# Django's own limit for a username (AbstractUser.username). A longer one cannot name an account, and axes
+# would try to store it in AccessAttempt.username (varchar 255): PostgreSQL refuses that with a 500.
+USERNAME_MAX_LENGTH = 150
+
+
 class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField()
+    username = serializers.CharField(max_length=USERNAME_MAX_LENGTH)
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False, write_only=True)
 
 
@@ -177,6 +161,10 @@ class ObtainTokenView(APIView):
     def post(self, request: Request) -> Response:
         fields = TokenRequestSerializer(data=request.data)
         if not fields.is_valid():
+            codes = fields.errors.get("username", [])
+            if any(getattr(error, "code", "") == "max_length" for error in codes):
+                raise BadTokenRequest(f"The username is longer than {USERNAME_MAX_LENGTH} characters, so no account "
+                                      "has it; send the username you log in with.")
             missing = ", ".join(sorted(fields.errors))
             raise BadTokenRequest(f"Send both 'username' and 'password' as non-empty text (problem with: {missing}).")
         # The request goes to authenticate() so that axes can count this attempt and refuse a locked one.

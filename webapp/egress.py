@@ -13,7 +13,12 @@ a private network). The rules:
 * a numeric host that is not written as a plain dotted quad (``0x7f000001``, ``2130706433``,
   ``0177.0.0.1``, ``127.1``) is refused outright: resolvers read those as addresses, people do not;
 * a key variable goes only to hosts named for it in ``SKINFLOW_KEY_ENV_HOSTS``; a key variable not listed
-  there goes only to hosts listed in the endpoint allowlist (an operator named them; an admin form did not).
+  there goes only to hosts listed in the endpoint allowlist (an operator named them; an admin form did not);
+  over plain ``http://`` a key goes only to a host of the endpoint allowlist (a server on the operator's
+  own network), to anything else ``https://`` is required;
+* a Ray cluster is deny by default, public or not: only ``auto`` and hosts in ``SKINFLOW_ALLOWED_RAY_HOSTS``
+  (a dashboard runs any job it is sent), and a key goes into a Ray job only if it is tied to the Ray host
+  in ``SKINFLOW_KEY_ENV_HOSTS`` (:meth:`EgressPolicy.check_key_for_cluster`).
 
 The same :class:`EgressPolicy` is asked at save (forms, serializers, models) and at call time: the LLM
 gateway's HTTP client connects through :func:`checked_transport`, which resolves and checks the host on
@@ -47,6 +52,8 @@ __all__ = [
     "configured_policy",
     "checked_transport",
     "egress_error_in",
+    "check_settings",
+    "configuration_problems",
 ]
 
 ENDPOINT_HOSTS_SETTING = "SKINFLOW_ALLOWED_ENDPOINT_HOSTS"
@@ -116,10 +123,18 @@ def _has_control(text: str) -> bool:
 
 
 def _literal_ip(host: str) -> IPAddress | None:
+    """The address ``host`` is written as, or None for a name. A ``%zone`` suffix is read only on an IPv6
+    link-local literal (``fe80::1%eth0``, the one place a zone means something): splitting every host on
+    ``%`` made ``8.8.8.8%25.evil.example`` count as 8.8.8.8 while the ray CLI resolved the name itself."""
+    text, sep, zone = host.partition("%")
     try:
-        return ipaddress.ip_address(host.split("%", 1)[0])
+        address = ipaddress.ip_address(text)
     except ValueError:
         return None
+    if sep and not (isinstance(address, ipaddress.IPv6Address) and address.is_link_local and zone
+                    and all(ch.isalnum() or ch in "._-" for ch in zone)):
+        return None  # not an address; _canonical_host refuses the '%' in it as a host name
+    return address
 
 
 def _unmapped(address: IPAddress) -> IPAddress:
@@ -133,6 +148,9 @@ def _canonical_host(host: str, original: str) -> str:
     if not host:
         raise EgressError(f"{original!r} names no host. Give a URL such as https://api.openai.com/v1.")
     if _literal_ip(host) is None:
+        if "%" in host:  # a zone belongs only on an IPv6 link-local literal; in a name it hides the real host
+            raise EgressError(f"The host {host!r} in {original!r} contains '%', which no host name may hold (a "
+                              "'%zone' belongs only after an IPv6 link-local address such as [fe80::1%25eth0]).")
         try:
             host = host.encode("idna").decode("ascii")
         except UnicodeError:
@@ -212,7 +230,11 @@ def _parse_rule(entry: str, setting: str) -> HostRule:
         return HostRule(text=text, network=network, port=port)
     if not body or _has_control(body) or any(ch in body for ch in "/@?#"):
         raise EgressError(f"{setting}: {entry!r} is not a host name, address or network.")
-    return HostRule(text=text, name=_canonical_host(body, entry), port=port)
+    try:
+        name = _canonical_host(body, entry)
+    except EgressError as exc:  # name the setting: the system check and per-request errors show this text
+        raise EgressError(f"{setting}: {exc}") from None
+    return HostRule(text=text, name=name, port=port)
 
 
 def parse_rules(text: str, setting: str = ENDPOINT_HOSTS_SETTING) -> tuple[HostRule, ...]:
@@ -316,7 +338,10 @@ class EgressPolicy:
     # ---------------------------------------------------------------- keys
 
     def check_key(self, target: Target, key_env: str) -> None:
-        """Refuse sending the key in ``key_env`` to ``target`` (by the host as written; no DNS)."""
+        """Refuse sending the key in ``key_env`` to ``target`` (by the host as written; no DNS). Over plain
+        ``http://`` a key goes only to a host an operator listed (a server on their own network): anyone on
+        the path to a public host would read it. ``target.scheme`` is empty on the transport's per-connection
+        check, where the URL's scheme was already checked before the call."""
         if not key_env:
             return
         bound = self.key_hosts.get(key_env)
@@ -327,6 +352,12 @@ class EgressPolicy:
                     f"The key in {key_env} may only be sent to {listed} ({KEY_ENV_HOSTS_SETTING}), not to "
                     f"{target.netloc}. Use that host, another key variable, or add {target.netloc} to "
                     f"{key_env}'s hosts in {KEY_ENV_HOSTS_SETTING}.")
+            if target.scheme == "http" and not any(rule.matches_host(target.host, target.port)
+                                                   for rule in (*self.endpoint_rules, *self.allowed)):
+                raise EgressError(
+                    f"The key in {key_env} would travel unencrypted over http:// to {target.netloc}. Use an "
+                    f"https:// URL; only a server on your own network listed in {ENDPOINT_HOSTS_SETTING} "
+                    "receives keys over plain http.")
             return
         if not any(rule.matches_host(target.host, target.port) for rule in self.endpoint_rules):
             raise EgressError(
@@ -374,10 +405,38 @@ class EgressPolicy:
         return target
 
     def check_ray_address(self, address: str) -> Target | None:
+        """Refuse a Ray address unless ``auto`` or listed (by name, or every address it resolves to inside a
+        listed network), public or not: a Ray dashboard runs any job it is sent, so only clusters an
+        operator named in the Ray allowlist are used."""
         target = parse_ray_address(address)
-        if target is not None:
-            self.check_target(target)
+        if target is None or self._named(target):
+            return target
+        for text in _resolve(target.host, target.port, self.setting):
+            ip = ipaddress.ip_address(text)
+            if not any(rule.matches_address(ip, target.port) for rule in self.allowed):
+                shown = target.host if target.host == text else f"{target.host} (which resolves to {text})"
+                reason = refusal_reason(ip)
+                raise self._unlisted_ray(target, shown, f" It is also {reason}." if reason else "")
         return target
+
+    def _unlisted_ray(self, target: Target, shown: str = "", extra: str = "") -> EgressError:
+        return EgressError(
+            f"The Ray cluster at {shown or target.host} is not listed in {self.setting}: a Ray dashboard runs "
+            f"any job it is sent, so only clusters an operator lists there (or 'auto', the worker's own "
+            f"cluster) are used.{extra} If {target.netloc} is your cluster, add it to {self.setting}.")
+
+    def check_key_for_cluster(self, target: Target, key_env: str) -> None:
+        """Refuse forwarding the key in ``key_env`` to the Ray cluster at ``target`` in a job's runtime env:
+        the cluster (and anyone who can submit jobs to it) can read it. Only a key tied in
+        SKINFLOW_KEY_ENV_HOSTS to the Ray host itself may go there (by the host as written; no DNS)."""
+        bound = self.key_hosts.get(key_env)
+        if bound is not None and any(rule.matches_host(target.host, target.port) for rule in bound):
+            return
+        raise EgressError(
+            f"The key in {key_env} would be sent to the Ray cluster at {target.netloc} (a reward endpoint reads "
+            f"it), and {KEY_ENV_HOSTS_SETTING} does not allow that host for it. Add {target.host} to "
+            f"{key_env}'s hosts in {KEY_ENV_HOSTS_SETTING} (e.g. {key_env}=api.openai.com,{target.host}), or "
+            "run the judge/scorer endpoint without a key.")
 
     def connect_addresses(self, host: str, port: int, key_env: str = "") -> list[str]:
         """Called for every new connection: the checked addresses of ``host`` (key binding included)."""
@@ -426,6 +485,82 @@ def egress_error_in(exc: BaseException | None) -> EgressError | None:
         exc = exc.__cause__ or exc.__context__
         seen += 1
     return None
+
+
+# --------------------------------------------------------------------------- start-up check
+
+
+ROLE_NAMES = ("drafter", "structurer", "diagnoser", "judge", "scorer")  # webapp.llm.ROLES, without importing it
+
+
+def configuration_problems(environ: Mapping[str, str] | None = None) -> list[tuple[str, str, bool]]:
+    """``(setting, message, is_error)`` for every allowlist entry that cannot be read (an error: each request
+    would fail with it) and every SKINFLOW_LLM_BASE_URL / SKINFLOW_<ROLE>_BASE_URL that does not parse (an
+    error) or is refused by what can be told without DNS (a warning: literal addresses and key bindings;
+    names are resolved at save and call time, never at start)."""
+    environ = os.environ if environ is None else environ
+    problems: list[tuple[str, str, bool]] = []
+    lists: dict[str, str] = {}
+    for setting in (ENDPOINT_HOSTS_SETTING, RAY_HOSTS_SETTING):
+        lists[setting] = _configured(setting)
+        for entry in [e.strip() for e in lists[setting].replace(",", " ").split() if e.strip()]:
+            try:
+                _parse_rule(entry, setting)
+            except EgressError as exc:
+                problems.append((setting, str(exc), True))
+    key_hosts = _configured(KEY_ENV_HOSTS_SETTING)
+    try:
+        parse_key_hosts(key_hosts)
+    except EgressError as exc:
+        problems.append((KEY_ENV_HOSTS_SETTING, str(exc), True))
+    if any(error for _, _, error in problems):
+        return problems  # no policy to check the URLs against
+    policy = configured_policy()
+    urls = [("SKINFLOW_LLM_BASE_URL", _configured_url("SKINFLOW_LLM_BASE_URL", environ),
+             _configured_url("SKINFLOW_LLM_API_KEY_ENV", environ))]
+    for role in ROLE_NAMES:
+        prefix = f"SKINFLOW_{role.upper()}_"
+        if environ.get(prefix + "BASE_URL"):
+            urls.append((prefix + "BASE_URL", environ[prefix + "BASE_URL"],
+                         environ.get(prefix + "API_KEY_ENV", urls[0][2])))
+    for setting, url, key_env in urls:
+        if not url:
+            continue
+        try:
+            target = parse_url(url)
+        except EgressError as exc:
+            problems.append((setting, str(exc), True))
+            continue
+        try:
+            policy.check_target(target, key_env, resolve=False)
+        except EgressError as exc:
+            problems.append((setting, str(exc), False))
+    return problems
+
+
+def _configured_url(name: str, environ: Mapping[str, str]) -> str:
+    try:
+        from django.conf import settings
+
+        if settings.configured and hasattr(settings, name):
+            return str(getattr(settings, name) or "")
+    except ImportError:  # pragma: no cover - pure use without Django installed
+        pass
+    return environ.get(name, "")
+
+
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Django system check (registered in webapp/apps.py): a malformed allowlist or base URL is reported
+    at start, naming the setting and the entry, instead of as an error on every request."""
+    from django.core import checks
+
+    found: list[Any] = []
+    for setting, message, is_error in configuration_problems():
+        kind = checks.Error if is_error else checks.Warning
+        found.append(kind(message, obj=setting, id="webapp.E012" if is_error else "webapp.W012",
+                          hint=f"Fix {setting} in the environment of the web and worker processes "
+                               "(see the Egress paragraph of docs/architecture.md)."))
+    return found
 
 
 # --------------------------------------------------------------------------- the pinned HTTP transport

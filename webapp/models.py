@@ -173,8 +173,9 @@ class AccessEvent(models.Model):
 
     No foreign keys on purpose: the user's id and name and the sample's id are copied, so an event still
     says who looked at what after the user or the sample was deleted, and deleting either never touches
-    the trail. Rows are written by ``webapp.audit`` only and never changed (the model, its QuerySet, the
-    admin and a database trigger all refuse it)."""
+    the trail. Rows are written by ``webapp.audit`` only and never changed: the model, its QuerySet and the
+    admin refuse both change and delete, and a database trigger refuses UPDATE (raw SQL included). DELETE is
+    left to the database on purpose: the retention prune (``prune_before``) removes old rows that way."""
 
     class Action(models.TextChoices):
         SAMPLE_VIEW = "sample.view", "viewed a sample page"
@@ -196,6 +197,7 @@ class AccessEvent(models.Model):
         EVAL_RUN_CREATE = "eval.run_create", "started an evaluation run"
         EVAL_EXPORT = "eval.export", "downloaded an evaluation export"
         SNAPSHOT_CREATE = "snapshot.create", "created a training snapshot"
+        TRAINING_LAUNCH = "training.launch", "launched a training run"
         AUDIT_EXPORT = "audit.export", "downloaded the audit trail"
 
     class Channel(models.TextChoices):

@@ -17,6 +17,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
+from webapp.net import is_api_path
+
 _KINDS = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "true or false",
           type(None): "null"}
 
@@ -49,7 +51,7 @@ class JsonBodyMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if (request.method in self.METHODS and request.path.startswith("/api/")
+        if (request.method in self.METHODS and is_api_path(request.path)
                 and request.content_type == ObjectJSONParser.media_type and request.body):
             try:
                 ObjectJSONParser().parse(io.BytesIO(request.body), request.content_type,

@@ -4,7 +4,8 @@ The Content-Security-Policy itself comes from django-csp (``csp.middleware.CSPMi
 ``settings.CONTENT_SECURITY_POLICY``); the HTTPS headers from Django's ``SecurityMiddleware``. This module adds
 what neither does:
 
-- ``Cache-Control: no-store, private`` on every response Django renders. The rule is deliberately "everything
+- ``Cache-Control: no-store, private`` on every response Django renders (the one place it is set: views,
+  the image views included, leave it to this middleware). The rule is deliberately "everything
   but static files" rather than a list of patient pages: almost every page, image and API answer carries a
   photo, a label or a caption, and a page added later cannot forget it. Static files (CSS, JS, icons) are served
   by WhiteNoise before this middleware runs and stay cacheable; they hold no patient data.
@@ -37,8 +38,9 @@ def is_static_path(path: str) -> bool:
     return path.startswith(_static_prefix())
 
 
-class NoStoreMiddleware:
-    """Overrides any Cache-Control a view set (e.g. an image's max-age) with ``no-store, private``."""
+class SecurityHeadersMiddleware:
+    """The three headers of this module's docstring: ``no-store`` (overriding any Cache-Control a view set,
+    e.g. an image's max-age), the SVG policy, and ``Permissions-Policy``."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response

@@ -130,7 +130,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy with per-request nonces (CONTENT_SECURITY_POLICY)
-    "webapp.security_headers.NoStoreMiddleware",  # Cache-Control: no-store on every response that is not a static file
+    "webapp.security_headers.SecurityHeadersMiddleware",  # no-store (all but static files), Permissions-Policy, SVG CSP
     # Last, as django-axes asks: turns a login that axes refused into the lockout page or JSON (issue 12, login)
     "axes.middleware.AxesMiddleware",
 ]
@@ -197,7 +197,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=_cooloff_minutes) if _cooloff_minutes > 0 
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "webapp.auth_views.lockout_response"  # the login page with a message, or JSON on /api/
-AXES_CLIENT_IP_CALLABLE = "webapp.auth_views.client_ip"
+AXES_CLIENT_IP_CALLABLE = "webapp.net.client_ip"
 # How many proxies in front of gunicorn append to X-Forwarded-For. 0: the connection's address is the client's
 # (X-Forwarded-For is ignored: a client could write anything there). With DJANGO_HTTPS=1 a TLS proxy is in front.
 SKINFLOW_TRUSTED_PROXY_COUNT = env_int("SKINFLOW_TRUSTED_PROXY_COUNT", 1 if HTTPS else 0)
@@ -327,7 +327,7 @@ SKINFLOW_REQUEUE_AFTER_S = env_int("SKINFLOW_REQUEUE_AFTER_S", 60)
 # 0 keeps them for ever. Default 6 years (2190 days): HIPAA's retention for required documentation, and within
 # what most health-record rules ask of access logs; set your jurisdiction's rule.
 SKINFLOW_AUDIT_RETENTION_DAYS = env_int("SKINFLOW_AUDIT_RETENTION_DAYS", 2190)
-# The client address is the login throttle's (webapp.auth_views.client_ip, SKINFLOW_TRUSTED_PROXY_COUNT above).
+# The client address is the login throttle's (webapp.net.client_ip, SKINFLOW_TRUSTED_PROXY_COUNT above).
 
 # --- LLM endpoints --------------------------------------------------------------------------------------
 # Defaults for every role; per-role variables (SKINFLOW_JUDGE_BASE_URL, ...) and LLMEndpoint rows in
@@ -347,11 +347,14 @@ SKINFLOW_LLM_CACHE = os.environ.get("SKINFLOW_LLM_CACHE", str(DATA_DIR / "llm-ca
 from webapp.egress import DEFAULT_ENDPOINT_HOSTS  # noqa: E402 - pure module, no Django: "127.0.0.1:8009,localhost:8009"
 
 SKINFLOW_ALLOWED_ENDPOINT_HOSTS = os.environ.get("SKINFLOW_ALLOWED_ENDPOINT_HOSTS", DEFAULT_ENDPOINT_HOSTS)
-# Ray clusters get their own list: a Ray dashboard runs any job it is sent, so it must never double as an
-# LLM endpoint an admin can aim requests at. "auto" (the worker's own local cluster) is always allowed.
+# Ray clusters get their own list, deny by default, public hosts included: a Ray dashboard runs any job it
+# is sent, so only "auto" (the worker's own local cluster) and hosts listed here are used, and it never
+# doubles as an LLM endpoint an admin can aim requests at.
 SKINFLOW_ALLOWED_RAY_HOSTS = os.environ.get("SKINFLOW_ALLOWED_RAY_HOSTS", "")
 # Key variables tied to the hosts their keys may be sent to: "OPENAI_API_KEY=api.openai.com;MY_API_KEY=llm:8000".
-# A key variable not listed here is only sent to hosts in SKINFLOW_ALLOWED_ENDPOINT_HOSTS.
+# A key variable not listed here is only sent to hosts in SKINFLOW_ALLOWED_ENDPOINT_HOSTS. Over plain http a key
+# goes only to a host in SKINFLOW_ALLOWED_ENDPOINT_HOSTS; to a Ray cluster only if its host is listed for the key.
+# Malformed entries fail `manage.py check` (webapp.E012, webapp/egress.py check_settings).
 SKINFLOW_KEY_ENV_HOSTS = os.environ.get("SKINFLOW_KEY_ENV_HOSTS", "")
 
 # --- Images ---------------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 The storage and the check are django-rest-knox's (a SHA-512 digest per token, an expiry column, a constant-time
 comparison); only the first 15 characters are kept in clear, as the lookup key. This module adds what knox
 leaves to the project: the rule that a token needs a role, the services that issue and revoke (views call
-these, never the ORM), and an authentication class whose refusal says what to do next.
+these, never the ORM), an authentication class whose refusal says what to do next, and the rule that a
+new password revokes the account's tokens (``connect_password_revocation``).
 
 Clients send ``Authorization: Token <key>``, as they did with DRF's plaintext tokens.
 """
@@ -56,6 +57,44 @@ def revoke_all_tokens(user: AbstractBaseUser) -> int:
     """Every token of ``user`` stops working (API logout-all, browser logout). Returns how many there were."""
     deleted, _ = AuthToken.objects.filter(user=user).delete()
     return deleted
+
+
+def _note_password_change(sender: type, instance: AbstractBaseUser, raw: bool = False,
+                          update_fields: frozenset[str] | None = None, **kwargs: Any) -> None:
+    """``pre_save`` of the user model: remember whether this save writes a new password hash.
+
+    The stored hash is compared rather than ``set_password`` watched, so every way a password changes counts:
+    the admin's password form, ``changepassword``, the password-change page, a script assigning a hash. A hash
+    *upgrade* (Django re-hashing the same password at login with more iterations: ``save(update_fields=
+    ["password"])`` with no new raw password) is not a change, or every Django upgrade would log scripts out.
+    """
+    instance._skinflow_password_changed = False  # type: ignore[attr-defined]
+    if raw or instance.pk is None or (update_fields is not None and "password" not in update_fields):
+        return  # a fixture load, a new account (no tokens yet), or a save that leaves the password alone
+    upgrade = update_fields is not None and set(update_fields) == {"password"}
+    if upgrade and getattr(instance, "_password", None) is None:
+        return  # check_password's hash upgrade (it clears _password, the raw one set_password keeps)
+    stored = type(instance)._default_manager.filter(pk=instance.pk).values_list("password", flat=True).first()
+    changed = stored is not None and stored != instance.password
+    instance._skinflow_password_changed = changed  # type: ignore[attr-defined]
+
+
+def _revoke_after_password_change(sender: type, instance: AbstractBaseUser, **kwargs: Any) -> None:
+    """``post_save``: a new password ends every API token of the account (after the save, so a failed save
+    revokes nothing). Whoever changed it because it leaked must not leave a token made with it working."""
+    if getattr(instance, "_skinflow_password_changed", False):
+        instance._skinflow_password_changed = False  # type: ignore[attr-defined]
+        revoke_all_tokens(instance)
+
+
+def connect_password_revocation() -> None:
+    """Hooks the two handlers above to the user model (``WebappConfig.ready``); idempotent."""
+    from django.contrib.auth import get_user_model
+    from django.db.models.signals import post_save, pre_save
+
+    user_model = get_user_model()
+    pre_save.connect(_note_password_change, sender=user_model, dispatch_uid="skinflow-token-password-pre")
+    post_save.connect(_revoke_after_password_change, sender=user_model, dispatch_uid="skinflow-token-password-post")
 
 
 class ExpiringTokenAuthentication(TokenAuthentication):

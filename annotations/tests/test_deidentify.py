@@ -158,6 +158,20 @@ def test_a_clean_upload_is_stored_byte_for_byte():
     assert deidentify(buf.getvalue()) is buf.getvalue() or deidentify(buf.getvalue()) == buf.getvalue()
 
 
+@pytest.mark.parametrize("options", [{"restart_marker_blocks": 2}, {"progressive": True},
+                                     {"progressive": True, "restart_marker_rows": 1}],
+                         ids=["restart markers", "progressive", "progressive with restart markers"])
+def test_jpeg_scans_with_restart_markers_and_several_passes_keep_every_pixel(options):
+    # The segment walker skips scan data by looking for the next real marker: stuffed 0xFF00 bytes, restart
+    # markers and the many scans of a progressive file must not end a scan early or cut one short.
+    buf = io.BytesIO()
+    _pixels(11, size=(160, 120)).save(buf, "JPEG", quality=90, exif=_exif(), comment=b"Patient: John Doe", **options)
+    data = buf.getvalue()
+    clean = deidentify(data)
+    assert_clean(clean, data, str(options))
+    assert len(data) - len(clean) < 4096  # only the metadata segments went
+
+
 def test_trailers_after_the_image_end_are_removed():
     data = jpeg_exif() + b"SEFT John Doe trailer"
     assert "data after the JPEG end (trailer)" in carries_metadata(data)
@@ -373,6 +387,8 @@ def test_each_import_path_stores_serves_sends_and_exports_no_metadata(path, tmp_
         assert (s.width, s.height) == Image.open(io.BytesIO(data)).size
         served = b"".join(admin_client_role.get(reverse("sample-image", args=[s.pk])).streaming_content)
         assert served == data
+        resp = admin_client_role.get(f"/api/samples/{s.pk}/image/")  # the API's image, too
+        assert resp.status_code == 200 and b"".join(resp.streaming_content) == data
         stored[s.pk] = (data, original)
 
     # The drafter's request to the LLM endpoint, as the local server received it.
@@ -743,3 +759,203 @@ def _folder_again(tmp_path):
     result = services.import_folder("Via folder", tmp_path / "src", progress=False)
     assert result.committed and result.updated == len(KINDS), result.errors
     return Dataset.objects.get(name="Via folder"), {f"{LABEL}/{n}": d for n, (d, _o) in KINDS.items()}
+
+
+# ---- review findings: JFIF thumbnails, animated images, big lossless images to a model ------------------------
+
+def _with_app0(jpeg: bytes, *segments: bytes) -> bytes:
+    """``jpeg`` (Pillow's: SOI, then its 18-byte JFIF APP0) with its APP0 replaced by ``segments``."""
+    assert jpeg[2:4] == b"\xff\xe0" and jpeg[6:11] == b"JFIF\x00"
+    length = int.from_bytes(jpeg[4:6], "big")
+    return jpeg[:2] + b"".join(segments) + jpeg[4 + length:]
+
+
+def _app0(body: bytes) -> bytes:
+    return b"\xff\xe0" + (len(body) + 2).to_bytes(2, "big") + body
+
+
+def test_a_jfif_thumbnail_is_emptied_and_jfxx_extensions_are_dropped():
+    buf = io.BytesIO()
+    _pixels(11).save(buf, "JPEG", quality=90)
+    plain = buf.getvalue()
+    # A 2x2 RGB thumbnail (12 bytes: it can show the photo before a crop; here it spells the name).
+    jfif = b"JFIF\x00\x01\x02\x01\x00\x48\x00\x48" + b"\x02\x02" + b"John Doe\x00\x00\x00\x00"
+    thumb = io.BytesIO()
+    _pixels(12, size=(8, 8)).save(thumb, "JPEG")
+    jfxx = b"JFXX\x00\x10" + thumb.getvalue()  # extension 0x10: a JPEG-coded thumbnail
+    data = _with_app0(plain, _app0(jfif), _app0(jfxx))
+    assert carries_metadata(data) == ["JFIF thumbnail", "JPEG APP0 extension"]
+
+    clean = deidentify(data)
+    assert carries_metadata(clean) == [] and NAME not in clean and b"JFXX" not in clean
+    # The JFIF header stays (version 1.02, dots per inch, 72x72), with a zero-size thumbnail and length 16.
+    assert clean[2:20] == b"\xff\xe0\x00\x10JFIF\x00\x01\x02\x01\x00\x48\x00\x48\x00\x00"
+    assert (upright(clean) == upright(plain)).all()
+    with pytest.raises(NotScrubbed, match="JFIF thumbnail"):
+        require_scrubbed(data, "the image of sample 1")
+
+
+def _animated(fmt: str) -> bytes:
+    buf = io.BytesIO()
+    frames = [_pixels(20), _pixels(21)]
+    frames[0].save(buf, fmt, save_all=True, append_images=frames[1:], duration=100, loop=0,
+                   **({"lossless": True} if fmt == "WEBP" else {}))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_animated_images_are_refused_at_import(fmt):
+    from annotations.imaging import ImageRejected, prepare_image
+
+    data = _animated(fmt)
+    assert getattr(Image.open(io.BytesIO(data)), "is_animated", False)
+    with pytest.raises(ImageRejected, match="animated images are not supported; export one frame"):
+        prepare_image(data, 10_000_000, "clip." + fmt.lower())
+
+
+@pytest.mark.django_db
+def test_an_animated_upload_is_refused_with_the_message(tmp_path):
+    (tmp_path / "src" / LABEL).mkdir(parents=True)
+    (tmp_path / "src" / LABEL / "clip.png").write_bytes(_animated("PNG"))
+    result = services.import_folder("Animated", tmp_path / "src", progress=False)
+    assert not result.committed
+    assert any("animated images are not supported" in e.message for e in result.errors), result.errors
+
+
+def test_a_big_lossless_image_goes_to_a_model_as_a_high_quality_jpeg(monkeypatch):
+    from annotations import imaging
+
+    rotated = deidentify(KINDS["rotated.jpg"][0])  # a rotated photo is stored as a lossless PNG
+    assert Image.open(io.BytesIO(rotated)).format == "PNG"
+    assert model_ready_image(rotated) is rotated  # small: sent as stored
+
+    monkeypatch.setattr(imaging, "MODEL_LOSSLESS_MAX_BYTES", len(rotated) - 1)
+    sent = model_ready_image(rotated)
+    with Image.open(io.BytesIO(sent)) as img:
+        assert img.format == "JPEG" and img.size == Image.open(io.BytesIO(rotated)).size
+    assert carries_metadata(sent) == []
+    diff = np.abs(upright(sent).astype(int) - upright(rotated).astype(int))
+    assert diff.mean() < 8, "quality 95 keeps the picture"  # noise compresses worst: real photos do better
+    lossless_webp = deidentify(KINDS["xmp.webp"][0])
+    monkeypatch.setattr(imaging, "MODEL_LOSSLESS_MAX_BYTES", len(lossless_webp) - 1)
+    assert Image.open(io.BytesIO(model_ready_image(lossless_webp))).format == "JPEG"
+    jpeg = deidentify(KINDS["exif.jpg"][0])  # a JPEG is never re-encoded: it is already lossy
+    monkeypatch.setattr(imaging, "MODEL_LOSSLESS_MAX_BYTES", 1)
+    assert model_ready_image(jpeg) is jpeg
+
+
+# ---- review findings: identifying content at the doors of work created before the mark ------------------------
+
+def _accepted_dataset(tmp_path):
+    dataset, _ = _folder(tmp_path)
+    flagged = dataset.samples.order_by("pk").first()
+    return dataset, flagged
+
+
+@pytest.mark.django_db
+def test_a_drafting_job_queued_before_the_mark_is_cancelled_and_sends_nothing(tmp_path, llm):
+    dataset, flagged = _accepted_dataset(tmp_path)
+    media = Path(__import__("django.conf").conf.settings.MEDIA_ROOT)
+    stored = {s.pk: (media / s.image).read_bytes() for s in dataset.samples.all()}
+    server = llm(PipelineResponder({_md5(model_ready_image(d)): (str(pk), Script(LABEL, 1))
+                                    for pk, d in stored.items()}))
+    run = drafting_services.create_run(dataset, max_attempts=1)
+    Sample.objects.filter(pk=flagged.pk).update(identifying_content=True)  # marked while the job is queued
+    job = DraftJob.objects.get(run=run, sample=flagged)
+    assert drafting_services.draft_sample(job.id) == DraftJob.State.CANCELLED
+    job.refresh_from_db()
+    assert "marked as showing identifying content; not sent" in job.error
+    flagged.refresh_from_db()
+    assert flagged.state == Sample.State.NEW and "identifying content" in flagged.last_error
+    assert server.request_count == 0
+
+    # Resuming the run does not queue it again; the other jobs still run and send only their own images.
+    DraftJob.objects.filter(pk=job.pk).update(state=DraftJob.State.FAILED)
+    Sample.objects.filter(pk=flagged.pk).update(state=Sample.State.DRAFT_FAILED)
+    drafting_services.resume_run(run)
+    job.refresh_from_db()
+    assert job.state == DraftJob.State.CANCELLED and "identifying content" in job.error
+    for other in DraftJob.objects.filter(run=run).exclude(pk=job.pk):
+        drafting_services.draft_sample(other.id)
+    assert _md5(model_ready_image(stored[flagged.pk])) not in {_md5(b) for b in _request_images(server)}
+    assert len(_request_images(server)) == len(KINDS) - 1
+
+    # A new run leaves it out from the start (the same rule: eligible_samples("drafting")).
+    Sample.objects.filter(pk=flagged.pk).update(state=Sample.State.NEW)
+    Sample.objects.exclude(pk=flagged.pk).update(state=Sample.State.AUTO_ACCEPTED)
+    with pytest.raises(drafting_services.DraftingRejected, match="identifying"):
+        drafting_services.create_run(dataset)
+    assert flagged not in eligible_samples("drafting", dataset=dataset)
+
+
+@pytest.mark.django_db
+def test_a_running_drafting_job_stops_before_the_next_attempt_once_marked(tmp_path, llm, monkeypatch):
+    from annotations import drafting
+
+    dataset, flagged = _accepted_dataset(tmp_path)
+    media = Path(__import__("django.conf").conf.settings.MEDIA_ROOT)
+    image = model_ready_image((media / flagged.image).read_bytes())
+    llm(PipelineResponder({_md5(image): (str(flagged.pk), Script(LABEL, None))}))  # never consistent
+    real_attempt = drafting.run_attempt
+
+    def marked_during_the_first_attempt(*args, **kwargs):
+        result = real_attempt(*args, **kwargs)
+        Sample.objects.filter(pk=flagged.pk).update(identifying_content=True)
+        return result
+
+    monkeypatch.setattr(drafting, "run_attempt", marked_during_the_first_attempt)
+    run = drafting_services.create_run(dataset, max_attempts=3)
+    job = DraftJob.objects.get(run=run, sample=flagged)
+    assert drafting_services.draft_sample(job.id) == DraftJob.State.CANCELLED
+    job.refresh_from_db()
+    assert job.attempts == 1 and "identifying content" in job.error
+
+
+@pytest.mark.django_db
+def test_a_pending_snapshot_built_after_the_mark_is_refused(tmp_path, settings):
+    from training import services as training_services
+    from training.models import DatasetSnapshot
+    from training.services import TrainingError
+
+    settings.SKINFLOW_TRAINING_DIR = str(tmp_path / "training")
+    dataset, flagged = _accepted_dataset(tmp_path)
+    pending = training_services.create_snapshot(dataset, "", "II", build=False)
+    assert flagged.pk in pending.sample_ids
+    Sample.objects.filter(pk=flagged.pk).update(identifying_content=True)
+    with pytest.raises(TrainingError, match="identifying content.*launch the run again"):
+        training_services.build_snapshot(pending)
+    pending.refresh_from_db()
+    assert pending.state == DatasetSnapshot.State.FAILED and f"sample {flagged.pk}" in pending.error
+    assert not Path(pending.path).exists()
+    # The next launch makes a snapshot without it.
+    again = training_services.create_snapshot(dataset, "", "II")
+    assert flagged.pk not in again.sample_ids and again.rows == len(KINDS) - 1
+
+
+# ---- review findings: one bad snapshot does not stop scrub_media ----------------------------------------------
+
+@pytest.mark.django_db
+def test_scrub_media_reports_a_bad_snapshot_goes_on_and_exits_non_zero(tmp_path, settings):
+    from training import export
+
+    settings.SKINFLOW_TRAINING_DIR = str(tmp_path / "training")
+    media = Path(settings.MEDIA_ROOT)
+    dataset = Dataset.objects.create(name="Old", source=Dataset.Source.FOLDER)
+    _store_the_old_way(dataset, media)
+    root = Path(settings.SKINFLOW_TRAINING_DIR) / "snapshots" / f"dataset-{dataset.pk}"
+    bad = _old_snapshot(dataset, root / "-stageII-k6-v1", 1)
+    good = _old_snapshot(dataset, root / "-stageII-k6-v2", 2)
+    parquet = Path(bad.path) / "verl.parquet"
+    parquet.chmod(0o644)
+    parquet.write_bytes(b"not a parquet file")  # sorted first: the good one comes after it
+
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("scrub_media", no_progress=True, stdout=out)
+    assert exit_info.value.code == 1
+    text = out.getvalue()
+    assert "1 rewritten" in text and "1 failed" in text, text
+    assert f"snapshot {bad.path} cannot be read" in text and "run scrub_media again" in text
+    verl, _ = _snapshot_images(Path(good.path))
+    assert all(carries_metadata(b) == [] for b in verl)  # the good one was still rewritten
+    assert export.read_manifest(good.path)["deidentified"]

@@ -108,7 +108,8 @@ VERL_ROLLOUTS = ("vllm", "sglang")
 
 def validate_verl_options(given: Mapping[str, Any] | None) -> dict[str, Any]:
     """The verl options a launch may set: ``ray_address`` (http(s) URL, ``ray://host:port``, ``host:port`` or
-    "auto"; its host must pass SKINFLOW_ALLOWED_RAY_HOSTS, webapp/egress.py), ``n_gpus_per_node``, ``nnodes``,
+    "auto"; any other host must be listed in SKINFLOW_ALLOWED_RAY_HOSTS, and a key forwarded to the job must be
+    tied to that host in SKINFLOW_KEY_ENV_HOSTS, webapp/egress.py), ``n_gpus_per_node``, ``nnodes``,
     ``micro_batch_size_per_gpu`` (integers >= 1) and ``rollout`` (vllm or sglang). Free-form Hydra overrides
     are not accepted: they could repoint the reward function, i.e. run any code on the worker."""
     options = dict(given or {})
@@ -129,10 +130,16 @@ def validate_verl_options(given: Mapping[str, Any] | None) -> dict[str, Any]:
                               f"got {address!r}")
         from webapp import egress
 
-        try:  # the host is resolved and checked against SKINFLOW_ALLOWED_RAY_HOSTS, here and again at submit
+        try:  # only 'auto' or a host listed in SKINFLOW_ALLOWED_RAY_HOSTS, here and again at submit
             egress.configured_policy("ray").check_ray_address(address)
         except egress.EgressError as exc:
             raise EngineError(f"verl option ray_address (an http(s) URL, ray://host:port or 'auto'): {exc}") from None
+        import os
+
+        from .verl_engine import check_cluster_keys  # imports this module: imported here, not at the top
+
+        # At launch, so a key the cluster may not receive is a 400 on the form, not a failed run later.
+        check_cluster_keys(address, os.environ)
     return {key: value for key, value in options.items() if value not in (None, "")}
 
 

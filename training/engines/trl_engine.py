@@ -28,6 +28,8 @@ __all__ = ["build_reward_function", "train", "trl_command"]
 
 def trl_command(spec: RunSpec, spec_path: str) -> list[str]:
     validate_hyperparameters(spec.stage, spec.hyperparameters)
+    # TRL does not interpolate, but no engine is handed a path the launch would refuse; train() runs from
+    # this same spec file in the process this command starts, so the paths are checked here only.
     check_spec_paths(spec)
     return [sys.executable, "-u", "-m", "training.engines.trl_engine", spec_path]
 
@@ -74,7 +76,6 @@ def train(spec: RunSpec) -> Path:
     from .loading import load_model, load_processor, prepare_policy
 
     hp = validate_hyperparameters(spec.stage, spec.hyperparameters)
-    check_spec_paths(spec)  # TRL does not interpolate, but no engine is handed a path the launch would refuse
     if not (Path(spec.model_path) / "config.json").is_file():
         raise EngineError(f"{spec.model_path} is not a Hugging Face model folder (no config.json)")
     output_dir = Path(spec.output_dir)

@@ -25,12 +25,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from .spec import (EngineError, RunSpec, check_engine_path, check_spec_paths, validate_hyperparameters,
                    validate_verl_batch, validate_verl_options)
 
-__all__ = ["DVE_REFUSAL", "merge_command", "ray_job_command", "runtime_env", "train_command", "verl_command", "verl_overrides"]
+__all__ = ["DVE_REFUSAL", "check_cluster_keys", "merge_command", "ray_job_command", "runtime_env", "train_command", "verl_command", "verl_overrides"]
 
 REWARDS_FILE = str(Path(__file__).resolve().parents[1] / "rewards.py")
 DVE_REFUSAL = (
@@ -157,25 +157,61 @@ def submission_id(spec: RunSpec) -> str:
     return f"skinflow-run-{spec.run_id}"
 
 
-def runtime_env(environ: dict[str, str]) -> dict[str, Any]:
-    """The Ray job's runtime env: this checkout as the working directory (so the reward module imports
-    ``annotations`` and ``evaluation``) and an explicit allowlist of variables — never the whole
-    environment. An endpoint's key variable is forwarded only when the gateway's allowlist accepts its name
-    and its key may be sent to that endpoint's base URL (SKINFLOW_KEY_ENV_HOSTS, webapp/egress.py): a key
-    is never shipped to a cluster for an endpoint it may not go to."""
+def _forwarded_keys(env: dict[str, str], environ: dict[str, str]) -> list[str]:
+    """The key variables a Ray job would receive: named by a forwarded ``*_API_KEY_ENV``, accepted by the
+    gateway's name allowlist, set here, and allowed (SKINFLOW_KEY_ENV_HOSTS, https) to go to that role's
+    base URL. A key that may not reach its endpoint is left out: the reward's gateway would refuse it."""
     from webapp import egress
     from webapp.llm import key_env_allowed
 
-    env = {name: value for name, value in environ.items()
-           if name.startswith(_FORWARDED_PREFIXES) or name in _FORWARDED_NAMES}
-    for name, value in list(env.items()):
+    keys: list[str] = []
+    for name, value in env.items():
         if name.endswith("_API_KEY_ENV") and value and key_env_allowed(value) and value in environ:
             base_url = env.get(name[: -len("API_KEY_ENV")] + "BASE_URL") or env.get("SKINFLOW_LLM_BASE_URL", "")
             try:
                 egress.configured_policy().check_key(egress.parse_url(base_url), value)
             except egress.EgressError:
                 continue
-            env[value] = environ[value]
+            if value not in keys:
+                keys.append(value)
+    return keys
+
+
+def check_cluster_keys(ray_address: str | None, environ: Mapping[str, str]) -> None:
+    """Refuse (EngineError) a cluster run that would ship a key to a Ray host the key may not go to: the
+    runtime env is readable by the cluster and by whoever can submit jobs to it. Asked at launch (with the
+    web process's environment) and again when the job is submitted (with the driver's)."""
+    from webapp import egress
+
+    if not ray_address or ray_address == "auto":
+        return  # the worker's own local cluster: the key stays on this machine
+    try:
+        target = egress.parse_ray_address(ray_address)
+    except egress.EgressError as exc:
+        raise EngineError(f"verl option ray_address: {exc}") from None
+    if target is None:
+        return
+    env = {name: value for name, value in environ.items()
+           if name.startswith(_FORWARDED_PREFIXES) or name in _FORWARDED_NAMES}
+    policy = egress.configured_policy("ray")
+    for key_env in _forwarded_keys(env, dict(environ)):
+        try:
+            policy.check_key_for_cluster(target, key_env)
+        except egress.EgressError as exc:
+            raise EngineError(f"verl option ray_address: {exc}") from None
+
+
+def runtime_env(environ: dict[str, str], ray_address: str | None) -> dict[str, Any]:
+    """The Ray job's runtime env: this checkout as the working directory (so the reward module imports
+    ``annotations`` and ``evaluation``) and an explicit allowlist of variables — never the whole
+    environment. An endpoint's key variable is forwarded only when the gateway's allowlist accepts its name,
+    its key may be sent to that endpoint's base URL, and SKINFLOW_KEY_ENV_HOSTS also ties it to the Ray host
+    at ``ray_address`` (webapp/egress.py); otherwise the submission is refused (:func:`check_cluster_keys`)."""
+    check_cluster_keys(ray_address, environ)
+    env = {name: value for name, value in environ.items()
+           if name.startswith(_FORWARDED_PREFIXES) or name in _FORWARDED_NAMES}
+    for key_env in _forwarded_keys(env, environ):
+        env[key_env] = environ[key_env]
     env["PYTHONPATH"] = "."
     return {"working_dir": str(ROOT), "excludes": [".git", ".venv", "data", "node_modules", "__pycache__"],
             "env_vars": env}
@@ -188,8 +224,9 @@ def train_command(spec: RunSpec, environ: dict[str, str] | None = None) -> list[
         return [sys.executable, "-m", "verl.trainer.main_ppo", *verl_overrides(spec)]
     # On the cluster the checkout is the job's working directory: the reward file is found relative to it.
     overrides = verl_overrides(spec, rewards_file=str(Path(REWARDS_FILE).relative_to(ROOT)))
+    env = dict(os.environ if environ is None else environ)
     return ["ray", "job", "submit", "--address", address, "--submission-id", submission_id(spec),
-            "--runtime-env-json", json.dumps(runtime_env(dict(os.environ if environ is None else environ))),
+            "--runtime-env-json", json.dumps(runtime_env(env, address)),
             "--", "python3", "-m", "verl.trainer.main_ppo", *overrides]
 
 

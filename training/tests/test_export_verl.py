@@ -127,8 +127,9 @@ def test_verl_refuses_a_dve_run_with_a_clear_message(tmp_path):
 
 def test_ray_cluster_submission(tmp_path, settings):
     settings.SKINFLOW_ALLOWED_RAY_HOSTS = "head:8265"  # a private in-cluster name: listed (webapp/egress.py)
-    settings.SKINFLOW_KEY_ENV_HOSTS = "OPENAI_API_KEY=judge"  # the judge's key may go to the judge
-    environ = {"SKINFLOW_JUDGE_BASE_URL": "http://judge/v1", "SKINFLOW_JUDGE_API_KEY_ENV": "OPENAI_API_KEY",
+    # The judge's key may go to the judge (over https) and to the Ray host whose jobs read it (webapp/egress.py).
+    settings.SKINFLOW_KEY_ENV_HOSTS = "OPENAI_API_KEY=judge,head:8265"
+    environ = {"SKINFLOW_JUDGE_BASE_URL": "https://judge/v1", "SKINFLOW_JUDGE_API_KEY_ENV": "OPENAI_API_KEY",
                "OPENAI_API_KEY": "sk-test", "SKINFLOW_SCORER_API_KEY_ENV": "DATABASE_URL",
                "DATABASE_URL": "postgres://secret", "DJANGO_SECRET_KEY": "django-secret", "SKINFLOW_LLM_MODEL": "m",
                "VERL_FILE_LOGGER_PATH": "/shared/run-7/metrics.jsonl", "HOME": "/root"}
@@ -139,7 +140,7 @@ def test_ray_cluster_submission(tmp_path, settings):
     assert main[:3] == ["python3", "-m", "verl.trainer.main_ppo"]
     # Only the reward's endpoints, an allowed key variable and the metrics path go to the cluster.
     assert runtime["env_vars"] == {
-        "SKINFLOW_JUDGE_BASE_URL": "http://judge/v1", "SKINFLOW_JUDGE_API_KEY_ENV": "OPENAI_API_KEY",
+        "SKINFLOW_JUDGE_BASE_URL": "https://judge/v1", "SKINFLOW_JUDGE_API_KEY_ENV": "OPENAI_API_KEY",
         "OPENAI_API_KEY": "sk-test", "SKINFLOW_SCORER_API_KEY_ENV": "DATABASE_URL", "SKINFLOW_LLM_MODEL": "m",
         "VERL_FILE_LOGGER_PATH": "/shared/run-7/metrics.jsonl", "PYTHONPATH": "."}
     # The checkout is the job's working directory, and the reward file is found relative to it.

@@ -279,7 +279,7 @@ def test_a_dermatologist_gets_schema_conformant_answers_too(live_api: Live, derm
 def test_a_schema_lie_and_a_500_are_reported(live_api: Live, admin_user, monkeypatch) -> None:
     """The runs above are only worth something if a body that contradicts the schema, and a crash, show up."""
     # The schema promises the counts; this answer leaves them out.
-    monkeypatch.setattr("evaluation.selectors.progress", lambda run: {"status": run.status, "error": ""})
+    monkeypatch.setattr("evaluation.selectors.progress", lambda run, **_: {"status": run.status, "error": ""})
 
     def broken(run):
         raise RuntimeError("boom")

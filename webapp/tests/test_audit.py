@@ -69,6 +69,16 @@ def test_record_keeps_who_what_when_and_where(dermatologist, settings):
     assert event.detail == {"size": "full"} and before <= event.created_at <= timezone.now()
 
 
+def test_the_trail_and_the_throttle_share_one_address_rule_without_the_login_machinery():
+    import inspect
+
+    from webapp import auth_views, net
+
+    # One rule (webapp.net), imported by both; the audit module no longer imports DRF/knox/axes to apply it.
+    assert auth_views.client_ip is net.client_ip and settings.AXES_CLIENT_IP_CALLABLE == "webapp.net.client_ip"
+    assert "auth_views" not in inspect.getsource(audit)
+
+
 def test_forwarded_for_is_trusted_only_through_the_configured_proxies(settings, db):
     factory = RequestFactory()
     # The client forged the first entry; the one trusted proxy appended the address it really saw.
@@ -415,6 +425,16 @@ def test_overrules_snapshots_and_imports_are_recorded(derm_client, admin_user, s
     snapshot = AccessEvent.objects.get(action="snapshot.create")
     assert snapshot.object_type == "training.datasetsnapshot" and snapshot.username == "boss"
     assert snapshot.detail == {"run": launched.json()["id"], "rows": 2} and snapshot.channel == "api"
+    # A second launch on the same data reuses the (pending) snapshot: the launch is recorded, no new export.
+    again = api.post("/api/training/runs/", {
+        "name": "api-again", "stage": "I", "dataset": dataset.pk, "base_model_path": base_folder(tmp_path),
+        "hyperparameters": {"max_steps": 2}}, format="json")
+    assert again.status_code == 201, again.content
+    assert AccessEvent.objects.filter(action="snapshot.create").count() == 1
+    launches = AccessEvent.objects.filter(action="training.launch").order_by("id")
+    assert [(e.object_id, e.detail["snapshot"], e.detail["snapshot_created"]) for e in launches] == [
+        (str(launched.json()["id"]), int(snapshot.object_id), True),
+        (str(again.json()["id"]), int(snapshot.object_id), False)]
 
     write(tmp_path / "src" / "psoriasis" / "a.jpg", jpeg_bytes())
     call_command("import_folder", "Imported", "--folder", str(tmp_path / "src"), "--no-progress", stdout=io.StringIO())

@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from knox.models import AuthToken
 
-from webapp.auth_views import client_ip
+from webapp.net import client_ip
 from webapp.passwords import distinct_length
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -307,6 +307,48 @@ def test_a_token_stops_opening_the_api_when_the_role_is_taken_away(client, derma
 def test_a_token_request_without_usable_fields_is_a_400_that_names_them(client, dermatologist, body):
     resp = client.post(TOKEN_URL, body, content_type="application/json")
     assert resp.status_code == 400 and "Send both 'username' and 'password'" in resp.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_a_username_longer_than_djangos_limit_is_a_400_not_a_500(client, dermatologist):
+    # axes stores the username in AccessAttempt.username (varchar 255): on PostgreSQL a longer one was a 500.
+    resp = client.post(TOKEN_URL, {"username": "x" * 300, "password": "wrong"}, content_type="application/json")
+    assert resp.status_code == 400 and "longer than 150 characters" in resp.json()["detail"]
+    assert client.post(TOKEN_URL, {"username": "x" * 150, "password": "wrong"},
+                       content_type="application/json").status_code == 400  # 150 is a username: a wrong login
+    assert AccessAttempt.objects.filter(username="x" * 150).exists()
+    assert get_token(client, "derm").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_new_password_revokes_the_accounts_tokens(client, dermatologist, admin_user):
+    mine, theirs = get_token(client, "derm").json()["token"], get_token(client, "boss").json()["token"]
+    dermatologist.set_password("a new and long passphrase")
+    dermatologist.save()
+    assert refused(client, mine)
+    assert client.get("/api/samples/", HTTP_AUTHORIZATION=f"Token {theirs}").status_code == 200
+    # saves that leave the password alone keep the tokens
+    key = get_token(client, "derm", password="a new and long passphrase").json()["token"]
+    dermatologist.first_name = "Dana"
+    dermatologist.save()
+    get_user_model().objects.get(pk=dermatologist.pk).save(update_fields=["last_login"])
+    assert client.get("/api/samples/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_admin_password_form_revokes_tokens_but_a_hash_upgrade_does_not(client, dermatologist):
+    key = get_token(client, "derm").json()["token"]
+    # Django re-hashing the same password at login (more iterations after an upgrade) is no change
+    user = get_user_model().objects.get(pk=dermatologist.pk)
+    user._password = None
+    user.password = user.password + "x"  # any new hash, written the way check_password's setter writes it
+    user.save(update_fields=["password"])
+    assert client.get("/api/samples/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
+    form = SetPasswordForm(dermatologist, {"new_password1": "another long passphrase",
+                                           "new_password2": "another long passphrase"})
+    assert form.is_valid(), form.errors
+    form.save()
+    assert refused(client, key)
 
 
 @pytest.mark.django_db

@@ -62,3 +62,15 @@ def test_https_is_the_default_and_the_healthcheck_still_answers_over_plain_http(
 def test_the_image_build_uses_a_throw_away_secret_long_enough_for_the_start_up_guard():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "secrets.token_urlsafe(50)" in dockerfile and "build-only" not in dockerfile
+
+
+def test_web_is_published_on_loopback_only_because_the_app_trusts_forwarded_headers():
+    # DJANGO_HTTPS=1 (the default) trusts one proxy's X-Forwarded-For/Proto; a port open on every interface
+    # would let any client write them (fresh throttle counts, forged audit addresses, fake "https").
+    ports = COMPOSE["services"]["web"]["ports"]
+    assert ports == ["127.0.0.1:8000:8000"], ports
+    for name, svc in COMPOSE["services"].items():
+        for port in svc.get("ports", []):
+            assert str(port).startswith(("127.0.0.1:", "[::1]:")), f"{name} publishes {port} on every interface"
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "sets X-Forwarded-Proto itself" in text and "X-Forwarded-For" in text

@@ -243,6 +243,16 @@ def test_ray_address_is_checked_in_every_form_it_takes(default_lists, dns):
                          ("http://h:1 --x", "spaces")):
         with pytest.raises(EngineError, match=why):
             validate_verl_options({"ray_address": address})
+    # Deny by default, public or not: a public dashboard would run any job (and read any key) it is sent.
+    for address in ("http://public.example:8265", f"ray://{PUBLIC}:10001", "http://8.8.8.8:8265"):
+        with pytest.raises(EngineError, match="not listed in SKINFLOW_ALLOWED_RAY_HOSTS"):
+            validate_verl_options({"ray_address": address})
+    # A '%' made the host read as its leading address while the ray CLI resolved the whole name itself.
+    default_lists.SKINFLOW_ALLOWED_RAY_HOSTS = "8.8.8.8"
+    validate_verl_options({"ray_address": "http://8.8.8.8:8265"})
+    with pytest.raises(EngineError, match="contains '%'"):
+        validate_verl_options({"ray_address": "http://8.8.8.8%25.evil.example:8265"})
+    default_lists.SKINFLOW_ALLOWED_RAY_HOSTS = ""
     # The endpoint list does not open Ray: a dashboard runs any job it is sent.
     default_lists.SKINFLOW_ALLOWED_ENDPOINT_HOSTS = "head:8265"
     with pytest.raises(EngineError, match="SKINFLOW_ALLOWED_RAY_HOSTS"):
@@ -470,9 +480,107 @@ def test_a_redirect_to_a_refused_address_is_not_followed(settings):
 def test_a_key_is_not_shipped_to_a_ray_cluster_for_an_endpoint_it_may_not_go_to(settings):
     from training.engines.verl_engine import runtime_env
 
-    settings.SKINFLOW_KEY_ENV_HOSTS = "OPENAI_API_KEY=api.openai.com"
+    settings.SKINFLOW_ALLOWED_RAY_HOSTS = "head:8265"
+    settings.SKINFLOW_KEY_ENV_HOSTS = "OPENAI_API_KEY=api.openai.com,head:8265"
     environ = {"SKINFLOW_JUDGE_BASE_URL": "https://elsewhere.example/v1",
                "SKINFLOW_JUDGE_API_KEY_ENV": "OPENAI_API_KEY", "OPENAI_API_KEY": "sk-secret"}
-    assert "OPENAI_API_KEY" not in runtime_env(environ)["env_vars"]
+    assert "OPENAI_API_KEY" not in runtime_env(environ, "http://head:8265")["env_vars"]
+    environ["SKINFLOW_JUDGE_BASE_URL"] = "http://api.openai.com/v1"  # the right host, but in the clear
+    assert "OPENAI_API_KEY" not in runtime_env(environ, "http://head:8265")["env_vars"]
     environ["SKINFLOW_JUDGE_BASE_URL"] = "https://api.openai.com/v1"
-    assert runtime_env(environ)["env_vars"]["OPENAI_API_KEY"] == "sk-secret"
+    assert runtime_env(environ, "http://head:8265")["env_vars"]["OPENAI_API_KEY"] == "sk-secret"
+    assert runtime_env(environ, "auto")["env_vars"]["OPENAI_API_KEY"] == "sk-secret"  # stays on the worker
+
+
+def test_a_key_goes_to_a_ray_cluster_only_when_tied_to_that_host_too(settings, monkeypatch, tmp_path):
+    """The key may reach its endpoint, but the job's runtime env is read by the Ray host (and whoever can
+    submit to it): the launch is refused, at save and at submit, unless the key is tied to that host too."""
+    from training.engines import EngineError, RunSpec
+    from training.engines.spec import validate_verl_options
+    from training.engines.verl_engine import runtime_env, train_command
+
+    settings.SKINFLOW_ALLOWED_RAY_HOSTS = "head:8265,ray.example.com"
+    settings.SKINFLOW_KEY_ENV_HOSTS = "OPENAI_API_KEY=api.openai.com"
+    environ = {"SKINFLOW_JUDGE_BASE_URL": "https://api.openai.com/v1",
+               "SKINFLOW_JUDGE_API_KEY_ENV": "OPENAI_API_KEY", "OPENAI_API_KEY": "sk-secret"}
+    for address in ("http://head:8265", "https://ray.example.com"):
+        with pytest.raises(EngineError, match="OPENAI_API_KEY would be sent to the Ray cluster") as info:
+            runtime_env(environ, address)
+        assert "SKINFLOW_KEY_ENV_HOSTS" in str(info.value)
+    spec = RunSpec(run_id=4, stage="I", engine="verl", model_path=str(tmp_path / "m"),
+                   snapshot_dir=str(tmp_path / "s"), output_dir=str(tmp_path / "o"), dve=False,
+                   hyperparameters={"batch_size": 1}, verl={"ray_address": "http://head:8265", "n_gpus_per_node": 1})
+    with pytest.raises(EngineError, match="would be sent to the Ray cluster at head:8265"):
+        train_command(spec, environ)
+    for name, value in environ.items():  # at launch, the web process's own environment is what is checked
+        monkeypatch.setenv(name, value)
+    with pytest.raises(EngineError, match="would be sent to the Ray cluster"):
+        validate_verl_options({"ray_address": "http://head:8265"})
+    assert validate_verl_options({"ray_address": "auto"}) == {"ray_address": "auto"}
+    settings.SKINFLOW_KEY_ENV_HOSTS = "OPENAI_API_KEY=api.openai.com,head:8265"
+    assert validate_verl_options({"ray_address": "http://head:8265"}) == {"ray_address": "http://head:8265"}
+    assert runtime_env(environ, "http://head:8265")["env_vars"]["OPENAI_API_KEY"] == "sk-secret"
+
+
+def test_a_percent_counts_only_as_an_ipv6_link_local_zone(default_lists, dns):
+    """``8.8.8.8%25.evil.example`` was read as 8.8.8.8 while the name behind it resolves anywhere."""
+    for url in ("http://8.8.8.8%25.evil.example:8265/v1", "http://public.example%25x/v1", "http://[::1%25x]/v1",
+                f"http://[::ffff:{PUBLIC}%25eth0]/v1"):
+        with pytest.raises(EgressError, match="contains '%'"):
+            egress.configured_policy().check_url(url)
+    with pytest.raises(EgressError, match="link-local"):  # the zone still reads on a link-local literal
+        egress.configured_policy().check_url("http://[fe80::1%25eth0]/v1")
+    with pytest.raises(EgressError, match="SKINFLOW_ALLOWED_ENDPOINT_HOSTS"):
+        egress.parse_rules("8.8.8.8%x", "SKINFLOW_ALLOWED_ENDPOINT_HOSTS")
+    assert egress.parse_rules("fe80::1%eth0")[0].network is not None
+
+
+def test_a_key_needs_https_unless_the_host_is_a_listed_server(settings, dns):
+    settings.SKINFLOW_ALLOWED_ENDPOINT_HOSTS = "10.0.0.0/8,vllm.internal"
+    settings.SKINFLOW_KEY_ENV_HOSTS = "OPENAI_API_KEY=api.openai.com;LOCAL_API_KEY=10.0.0.9,vllm.internal"
+    dns["vllm.internal"] = "10.0.0.10"
+    policy = egress.configured_policy()
+    with pytest.raises(EgressError, match=r"unencrypted over http:// to api.openai.com:80\. Use an https://"):
+        policy.check_url("http://api.openai.com/v1", "OPENAI_API_KEY")
+    policy.check_url("https://api.openai.com/v1", "OPENAI_API_KEY")
+    policy.check_url("http://api.openai.com/v1")  # no key, nothing to read on the way
+    policy.check_url("http://10.0.0.9:8000/v1", "LOCAL_API_KEY")  # a listed server on the operator's network
+    policy.check_url("http://vllm.internal:8000/v1", "LOCAL_API_KEY")
+
+
+@pytest.mark.django_db
+def test_a_plain_http_key_is_a_400_at_save(admin_client_role, default_lists, dns):
+    default_lists.SKINFLOW_KEY_ENV_HOSTS = "OPENAI_API_KEY=api.openai.com"
+    response = admin_client_role.post("/api/llm-endpoints/", {
+        "role": "judge", "base_url": "http://api.openai.com/v1", "model": "m", "api_key_env": "OPENAI_API_KEY"},
+        content_type="application/json")
+    assert response.status_code == 400 and "https://" in response.json()["api_key_env"][0]
+
+
+@pytest.mark.parametrize("setting,value,shown", [
+    ("SKINFLOW_ALLOWED_ENDPOINT_HOSTS", "vllm:8000,10.0.0.0/33", "'10.0.0.0/33'"),
+    ("SKINFLOW_ALLOWED_RAY_HOSTS", "head:port", "'head:port'"),
+    ("SKINFLOW_KEY_ENV_HOSTS", "OPENAI_API_KEY", "'OPENAI_API_KEY'"),
+    ("SKINFLOW_LLM_BASE_URL", "ftp://llm/v1", "'ftp://llm/v1'"),
+])
+def test_a_malformed_egress_setting_is_a_system_check_error(settings, setting, value, shown):
+    from django.core import checks
+
+    setattr(settings, setting, value)
+    errors = [e for e in checks.run_checks() if e.id == "webapp.E012"]
+    assert len(errors) == 1, errors
+    assert errors[0].obj == setting and shown in errors[0].msg and setting in errors[0].hint
+
+
+def test_a_role_base_url_is_checked_at_start_without_dns(settings, monkeypatch):
+    from django.core import checks
+
+    monkeypatch.setenv("SKINFLOW_JUDGE_BASE_URL", "http://[::1/v1")
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: pytest.fail("no DNS at start"))
+    errors = [e for e in checks.run_checks() if e.id == "webapp.E012"]
+    assert [e.obj for e in errors] == ["SKINFLOW_JUDGE_BASE_URL"]
+    monkeypatch.setenv("SKINFLOW_JUDGE_BASE_URL", "http://169.254.169.254/v1")
+    monkeypatch.setenv("SKINFLOW_SCORER_BASE_URL", "http://llm.example/v1")  # a name: resolved at call time only
+    warnings = [e for e in checks.run_checks() if e.id in ("webapp.E012", "webapp.W012")]
+    assert [(e.id, e.obj) for e in warnings] == [("webapp.W012", "SKINFLOW_JUDGE_BASE_URL")]
+    assert "link-local" in warnings[0].msg

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from django.test import Client, RequestFactory
 
-from annotations.models import CaptionDraft, CaptionRevision, Sample
+from annotations.models import CaptionDraft, CaptionRevision, Sample, SampleEvent
 from evaluation.models import AttentionAnalysis, EvalRun
 from webapp.redact import ADDRESS, KEY_NAME, error_for, public_error
-from webapp.security_headers import NO_STORE, SVG_POLICY, NoStoreMiddleware
+from webapp.security_headers import NO_STORE, SVG_POLICY, SecurityHeadersMiddleware
 from webapp.tests.awkward_data import seed_awkward_data
 from webapp.tests.test_crawl import _api_get_routes, _crawl, _page_routes
 
@@ -161,8 +161,19 @@ def test_static_files_stay_cacheable_and_a_view_cannot_opt_out_of_no_store():
         return response
 
     rf = RequestFactory()
-    assert NoStoreMiddleware(view)(rf.get("/samples/1/image/"))["Cache-Control"] == NO_STORE
-    assert NoStoreMiddleware(view)(rf.get("/static/webapp/style.css"))["Cache-Control"] == "public, max-age=86400"
+    assert SecurityHeadersMiddleware(view)(rf.get("/samples/1/image/"))["Cache-Control"] == NO_STORE
+    assert SecurityHeadersMiddleware(view)(rf.get("/static/webapp/style.css"))["Cache-Control"] == "public, max-age=86400"
+
+
+def test_one_middleware_sets_the_security_headers_and_the_file_view_leaves_them_to_it(settings, tmp_path):
+    from annotations.files import protected_file
+
+    assert "webapp.security_headers.SecurityHeadersMiddleware" in settings.MIDDLEWARE
+    settings.MEDIA_ROOT = str(tmp_path)
+    (tmp_path / "a.jpg").write_bytes(b"\xff\xd8\xff\xd9")
+    response = protected_file("a.jpg", "image/jpeg")
+    response.file_to_stream.close()  # response.close() would fire request_finished (a database touch)
+    assert "Cache-Control" not in response  # set once, by the middleware, for every response but static files
 
 
 @pytest.mark.django_db
@@ -286,6 +297,12 @@ def errors(awkward):
     type(item).objects.filter(pk=item.pk).update(inferred=True, parse_ok=False, parse_error=SECRET_ERROR)
     AttentionAnalysis.objects.create(name="attn", checkpoint="/ckpt", status=AttentionAnalysis.Status.FAILED,
                                      error=SECRET_ERROR)
+    # The sample's history keeps the LLM's error in each event's detail (nested in the review API's answer).
+    Event = SampleEvent.Kind
+    for kind, detail in ((Event.DRAFT_FAILED, {"run": 1, "attempts": 3, "error": SECRET_ERROR}),
+                         (Event.DRAFTED, {"run": 1, "attempt": 1, "consistent": False, "error": SECRET_ERROR}),
+                         (Event.CHECK_FAILED, {"version": 1, "error": SECRET_ERROR})):
+        SampleEvent.objects.create(sample=sample, kind=kind, detail=detail)
     return {"sample": sample.pk, "run": run.pk, "item": item.pk, "dataset": awkward.dataset.pk}
 
 
@@ -317,6 +334,86 @@ def test_dermatologists_see_no_internal_address_or_key_name_in_errors(surface, e
     # the admin, who has to fix the endpoint, still reads the whole text
     admin = admin_client_role.get(url, HTTP_ACCEPT="application/json" if "API" in surface else "text/html")
     assert "10.9.8.7" in admin.content.decode(), surface
+
+
+@pytest.mark.django_db
+def test_event_details_in_the_review_api_carry_no_internal_address_for_dermatologists(errors, dermatologist,
+                                                                                       admin_user):
+    url = f"/api/review/samples/{errors['sample']}/"
+    failed = ("draft_failed", "drafted", "check_failed")
+    derm = [e for e in _logged_in(dermatologist).get(url).json()["events"] if e["kind"] in failed]
+    assert sorted(e["kind"] for e in derm) == sorted(failed)
+    for event in derm:
+        assert not _leaks(event["detail"]["error"]) and ADDRESS in event["detail"]["error"], event
+        assert KEY_NAME in event["detail"]["error"]
+    assert {e["kind"]: e["detail"].get("attempts") for e in derm}["draft_failed"] == 3  # the rest is untouched
+    admin = [e for e in _logged_in(admin_user).get(url).json()["events"] if e["kind"] in failed]
+    assert all(e["detail"]["error"] == SECRET_ERROR for e in admin)
+
+
+def test_errors_in_an_event_detail_are_redacted_at_any_depth_and_nothing_else():
+    from webapp.redact import errors_in
+
+    detail = {"error": SECRET_ERROR, "note": "at 10.9.8.7 by hand", "calls": [{"check_error": SECRET_ERROR}]}
+    shown = errors_in(detail, is_admin=False)
+    assert not _leaks(shown["error"]) and not _leaks(shown["calls"][0]["check_error"])
+    assert shown["note"] == detail["note"]  # a reviewer's own words are not an error text
+    assert errors_in(detail, is_admin=True) is detail
+
+
+# --- configured hosts and key names (redaction finding 8) ----------------------------------------------------
+
+def test_bare_hosts_and_other_key_names_are_removed_when_given_and_setting_names_stay():
+    text = ("Cannot resolve the host 'llm.internal' (Name or service not known); requests to gpu-box.lan refused; "
+            "MY_LLM_CRED is unset; add it to SKINFLOW_KEY_ENV_HOSTS or SKINFLOW_ALLOWED_ENDPOINT_HOSTS")
+    shown = public_error(text, hosts={"gpu-box.lan"}, key_names={"MY_LLM_CRED"})
+    for leak in ("llm.internal", "gpu-box", "MY_LLM_CRED"):
+        assert leak not in shown, shown
+    assert "SKINFLOW_KEY_ENV_HOSTS" in shown and "SKINFLOW_ALLOWED_ENDPOINT_HOSTS" in shown
+    assert public_error("Failed to resolve \"vllm\"") == f"Failed to resolve \"{ADDRESS}\""
+    # a SKINFLOW_ name that holds a secret itself is still a key variable
+    assert public_error("SKINFLOW_JUDGE_API_TOKEN is empty") == f"{KEY_NAME} is empty"
+    # one-label hosts match as written: "LLM call" keeps its subject when the host is called "llm"
+    assert public_error("LLM call to llm failed", hosts={"llm"}) == f"LLM call to {ADDRESS} failed"
+    assert public_error("vllm-proxy answered", hosts={"vllm"}) == "vllm-proxy answered"
+
+
+@pytest.mark.django_db
+def test_error_for_removes_the_hosts_and_key_names_this_installation_is_configured_with(settings, monkeypatch):
+    from webapp import redact
+    from webapp.models import LLMEndpoint
+
+    monkeypatch.setenv("SKINFLOW_JUDGE_BASE_URL", "http://judge-host.corp/v1")
+    monkeypatch.setenv("SKINFLOW_JUDGE_API_KEY_ENV", "JUDGE_CRED")
+    settings.SKINFLOW_ALLOWED_ENDPOINT_HOSTS = "llm.internal:8000,10.0.0.0/8"
+    LLMEndpoint.objects.create(role="drafter", base_url="http://drafter-box.lan:8000/v1", model="m",
+                               api_key_env="MY_LLM_CRED")
+    redact.clear_names_cache()  # the environment changed under a cache another test may have filled
+    text = ("Cannot reach drafter-box.lan; llm.internal refused; judge-host.corp timed out; "
+            "MY_LLM_CRED and JUDGE_CRED are unset; see SKINFLOW_KEY_ENV_HOSTS")
+    shown = error_for(text, is_admin=False)
+    for leak in ("drafter-box", "llm.internal", "judge-host", "MY_LLM_CRED", "JUDGE_CRED"):
+        assert leak not in shown, shown
+    assert "SKINFLOW_KEY_ENV_HOSTS" in shown and error_for(text, is_admin=True) == text
+    # a saved endpoint is hidden at once, not after the cache's TTL
+    LLMEndpoint.objects.create(role="judge", base_url="http://new-judge.lan/v1", model="m")
+    assert "new-judge" not in error_for("new-judge.lan is down", is_admin=False)
+
+
+@pytest.mark.django_db
+def test_the_progress_error_is_redacted_in_one_place_with_the_runs_own_host(errors, dermatologist, admin_user):
+    from evaluation import selectors
+
+    run = EvalRun.objects.get(pk=errors["run"])
+    EvalRun.objects.filter(pk=run.pk).update(error="Cannot resolve the eval box eval-box.lan",
+                                             base_url="http://eval-box.lan/v1")
+    run.refresh_from_db()
+    assert "eval-box" not in selectors.progress(run)["error"]  # the safe side by default
+    assert selectors.progress(run, is_admin=True)["error"] == run.error
+    for user, whole in ((dermatologist, False), (admin_user, True)):
+        client = _logged_in(user)
+        for url in (f"/api/eval-runs/{run.pk}/progress/", f"/evaluation/runs/{run.pk}/progress.json"):
+            assert ("eval-box.lan" in client.get(url).json()["error"]) is whole, (url, user)
 
 
 @pytest.mark.django_db

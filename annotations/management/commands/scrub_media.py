@@ -19,6 +19,8 @@ The LLM response cache needs nothing: it stores replies under a sha256 of the re
 Answers keyed by old bytes are simply not found again; drafting a cleaned image asks once more.
 
 Safe to kill and run again: each sample switches in its own transaction, each snapshot by two renames.
+A snapshot that cannot be rewritten (unreadable files) is reported with the reason and skipped, the others
+are still done, and the command exits 1 at the end.
 """
 
 from __future__ import annotations
@@ -61,14 +63,18 @@ def _stub_hash(snapshot: Any, checksums: dict[int, str] | None = None) -> str | 
         return None
 
 
-def rescrub_snapshots(progress: bool = True) -> dict[str, int]:
+def rescrub_snapshots(progress: bool = True, failed: list[tuple[str, str]] | None = None) -> dict[str, int]:
     """Rewrite the training snapshots that hold images with metadata (see the module text for the lineage
-    rule). Returns counts: rewritten, unchanged, pending_rehashed, pending_left."""
+    rule). Returns counts: rewritten, unchanged, failed, pending_rehashed, pending_left.
+
+    A snapshot that cannot be rewritten (unreadable files, an image that cannot be de-identified) is
+    skipped and appended to ``failed`` as (folder, reason); the others are still done: one bad snapshot
+    must not leave the rest holding patient metadata."""
     from training import export
     from training.models import DatasetSnapshot
     from training.services import training_root
 
-    counts = {"rewritten": 0, "unchanged": 0, "pending_rehashed": 0, "pending_left": 0}
+    counts = {"rewritten": 0, "unchanged": 0, "failed": 0, "pending_rehashed": 0, "pending_left": 0}
     snapshots = list(DatasetSnapshot.objects.order_by("pk"))
     by_path = {str(Path(s.path)): s for s in snapshots}
     # Folders without a row (an export whose transaction rolled back) hold images too.
@@ -85,7 +91,13 @@ def rescrub_snapshots(progress: bool = True) -> dict[str, int]:
                         "upright where EXIF said so)"}
         if used:
             note["trained_on_previous"] = sorted(snapshot.runs.values_list("pk", flat=True))
-        new_hash = export.rescrub_snapshot(folder, note=note)
+        try:
+            new_hash = export.rescrub_snapshot(folder, note=note)
+        except (export.ExportError, OSError) as exc:  # OSError: a rename or write refused (permissions, disk)
+            counts["failed"] += 1
+            if failed is not None:
+                failed.append((folder, str(exc)))
+            continue
         if new_hash is None:
             counts["unchanged"] += 1
             continue
@@ -128,13 +140,21 @@ class Command(BaseCommand):
                 f"{' ...' if len(report.missing) > 20 else ''}: re-import their images"))
         for sample_id, why in report.failed[:20]:
             self.stdout.write(self.style.ERROR(f"  sample {sample_id}: {why}"))
+        failed_snapshots: list[tuple[str, str]] = []
         if not opts["skip_snapshots"]:
-            counts = rescrub_snapshots(progress=progress)
+            counts = rescrub_snapshots(progress=progress, failed=failed_snapshots)
             self.stdout.write(f"snapshots: {counts['rewritten']} rewritten, {counts['unchanged']} already clean, "
-                              f"{counts['pending_rehashed']} pending re-hashed, {counts['pending_left']} pending "
-                              "left as they were")
+                              f"{counts['failed']} failed, {counts['pending_rehashed']} pending re-hashed, "
+                              f"{counts['pending_left']} pending left as they were")
+            for folder, why in failed_snapshots:  # an ExportError names its snapshot, an OSError its file
+                self.stdout.write(self.style.ERROR(f"  {why}" if folder in why else f"  snapshot {folder}: {why}"))
         if report.failed:
             self.stdout.write(self.style.ERROR(
                 "Some images could not be de-identified; they stay refused at the LLM and export doors. "
                 "Re-export them without metadata and re-import them."))
+        if failed_snapshots:
+            self.stdout.write(self.style.ERROR(
+                "Some snapshots could not be rewritten and may still hold images with metadata: fix or remove "
+                "the folders named above, then run scrub_media again."))
+        if report.failed or failed_snapshots:
             raise SystemExit(1)
