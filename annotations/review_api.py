@@ -238,6 +238,7 @@ class DraftingRunViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.
                                                consistency_k=data.get("consistency_k", 1))
         except drafting_services.DraftingRejected as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        audit.record_drafting(request, AccessEvent.Action.DRAFTING_RUN_CREATE, run, run.jobs.count())
         return Response(self.get_serializer(run).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: DraftingRunSerializer})
@@ -252,7 +253,8 @@ class DraftingRunViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, pk: str) -> Response:
         run = self.get_object()
-        drafting_services.resume_run(run)
+        requeued = drafting_services.resume_run(run)
+        audit.record_drafting(request, AccessEvent.Action.DRAFTING_RESUME, run, requeued)
         run.refresh_from_db()
         return Response(self.get_serializer(run).data)
 

@@ -96,6 +96,7 @@ def start_run(request: HttpRequest) -> HttpResponse:
     except drafting_services.DraftingRejected as exc:
         messages.error(request, str(exc))
         return redirect("review-queue")
+    audit.record_drafting(request, AccessEvent.Action.DRAFTING_RUN_CREATE, run, run.jobs.count())
     return redirect("drafting-run", run_id=run.pk)
 
 
@@ -106,7 +107,8 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         if request.POST.get("action") == "cancel":
             drafting_services.cancel_run(run)
         elif request.POST.get("action") == "resume":
-            drafting_services.resume_run(run)
+            requeued = drafting_services.resume_run(run)
+            audit.record_drafting(request, AccessEvent.Action.DRAFTING_RESUME, run, requeued)
         return redirect("drafting-run", run_id=run.pk)
     failed = run.jobs.filter(state="failed").select_related("sample")[:50]
     return render(request, "annotations/drafting_run.html",

@@ -342,6 +342,11 @@ def infer_pending(run_id: int, *, progress: bool = False) -> int:
     def ask(item: EvalItem):
         if item.sample is None or not item.sample.image:
             raise EvalError(f"item {item.external_id} has no image")
+        # The items were loaded when the run started, and a run can last hours: re-read the mark just before
+        # the photo would leave, so one a reviewer set meanwhile still stops it.
+        if not item.sample.identifying_content and Sample.objects.filter(
+                pk=item.sample_id, identifying_content=True).exists():
+            item.sample.identifying_content = True
         # A photo marked as identifying after the run was created is not sent: the item fails with the reason
         # (a missing answer, so the run ends partially_failed and its metrics say how many samples they
         # cover), rather than being dropped, which would quietly shrink the test set the run was created with.

@@ -181,6 +181,13 @@ def record_launch(request: Any, run: models.Model, snapshot: models.Model, *, sn
     return stored
 
 
+def record_drafting(request: Any, action: str, run: models.Model, jobs: int) -> bool:
+    """A drafting run started or resumed (page or API): drafting sends the photos of its jobs to the drafting
+    endpoint, which may be hosted, so it is recorded like an evaluation run. ``jobs`` is how many jobs the
+    service created (start) or put back in the queue (resume)."""
+    return record(request, action, run, dataset=run.dataset_id, jobs=int(jobs))
+
+
 def prune_expired(now: Any = None) -> int:
     """Delete events older than the retention period (``SKINFLOW_AUDIT_RETENTION_DAYS``; 0 keeps all).
     Registered as a reaper, so every worker runs it; it does the work at most once an hour per process."""

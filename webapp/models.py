@@ -196,6 +196,10 @@ class AccessEvent(models.Model):
         OVERRULE_WITHDRAW = "eval.overrule_withdraw", "withdrew an overrule"
         EVAL_RUN_CREATE = "eval.run_create", "started an evaluation run"
         EVAL_EXPORT = "eval.export", "downloaded an evaluation export"
+        # Drafting sends every selected photo of a dataset to the drafting endpoint, which may be hosted.
+        DRAFTING_RUN_CREATE = "drafting.run_create", "started a drafting run"
+        DRAFTING_RESUME = "drafting.resume", "resumed a drafting run"
+        MEDIA_SCRUB = "media.scrub", "de-identified stored images"
         SNAPSHOT_CREATE = "snapshot.create", "created a training snapshot"
         TRAINING_LAUNCH = "training.launch", "launched a training run"
         AUDIT_EXPORT = "audit.export", "downloaded the audit trail"

@@ -25,7 +25,7 @@ import os
 import re
 import threading
 import time
-from typing import Iterable
+from typing import Callable, Iterable
 from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
@@ -38,18 +38,36 @@ _KEY_WORDS = r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CRED|CREDS|CREDENTIALS?"
 _HOLDS_A_SECRET = re.compile(rf"(?:^|_)(?:{_KEY_WORDS})$")
 _KEY_VARIABLE = re.compile(rf"\b[A-Z][A-Z0-9_]*(?:{_KEY_WORDS})[A-Z0-9_]*\b")
 
-_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+_DOTTED_PART = r"(?:0[xX][0-9a-fA-F]{1,8}|0[0-7]{1,11}|\d{1,3})"
+
+# One number that a resolver reads as a whole IPv4 address: "http://2130706433/" and "0x7f000001" are 127.0.0.1.
+# Decimal only from 8 digits, hex from 6 (with an optional port); the value decides (_integer_address), and a
+# number followed by a unit ("178956970 pixels", "52428800 bytes") is a quantity, not an address.
+_UNITS = r"(?:bytes?|B|[KMG]i?B|pixels?|px|rows?|tokens?|samples?|ms|s|seconds?)\b"
+_INTEGER_ADDRESS = re.compile(
+    rf"(?<![\w.\-])(?P<number>0[xX][0-9a-fA-F]{{6,10}}|\d{{8,10}})(?::\d{{1,5}})?(?!\w|\.\d|\s*{_UNITS})")
+_SMALLEST_ADDRESS = 2 ** 24  # below it a number reads as 0.x.y.z: counts, ids and sizes, not addresses
+
+
+def _integer_address(match: re.Match[str]) -> str:
+    number = match.group("number")
+    value = int(number, 16) if number[:2] in ("0x", "0X") else int(number)
+    return ADDRESS if _SMALLEST_ADDRESS <= value < 2 ** 32 else match.group(0)
+
+
+_PATTERNS: list[tuple[re.Pattern[str], "str | Callable[[re.Match[str]], str]"]] = [
     # scheme://anything up to white space or a closing quote/bracket: http(s), redis, postgres, ray, ...
     (re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s'\"<>()\[\]{}]*(?:\[[0-9a-fA-F:.]+\][^\s'\"<>(){}]*)?"), ADDRESS),
     # [IPv6] with or without a port
     (re.compile(r"\[[0-9a-fA-F:.%a-z]*:[0-9a-fA-F:.%a-z]*\](?::\d{1,5})?"), ADDRESS),
-    # IPv4 with or without a port
-    (re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?(?![\w.])"), ADDRESS),
+    # IPv4 with or without a port; a part may be written in octal (0177.0.0.1) or hex (0x7f.0.0.1), as
+    # inet_aton reads it
+    (re.compile(rf"(?<![\w.]){_DOTTED_PART}(?:\.{_DOTTED_PART}){{3}}(?::\d{{1,5}})?(?![\w.])"), ADDRESS),
     # bare IPv6: only forms that hold "::" or all eight groups, so that a time such as 12:30:45 stays
     (re.compile(r"(?<![\w:.])(?=[0-9a-fA-F:]*::)[0-9a-fA-F:]{2,}(?:%\w+)?(?![\w:])"), ADDRESS),
     (re.compile(r"(?<![\w:])(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}(?![\w:])"), ADDRESS),
-    # integer forms of an address (0x7f000001)
-    (re.compile(r"\b0x[0-9a-fA-F]{8}\b"), ADDRESS),
+    # integer forms of an address (0x7f000001, 2130706433): see _integer_address
+    (_INTEGER_ADDRESS, _integer_address),
     # host:port with a letter in the host (vllm:8000, redis:6379, api.example.org:443, localhost:8009)
     (re.compile(r"(?<![\w.\-])[a-zA-Z0-9\-]*[a-zA-Z][a-zA-Z0-9\-]*(?:\.[a-zA-Z0-9\-]+)*:\d{2,5}(?![\w])"), ADDRESS),
 ]

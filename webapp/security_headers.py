@@ -53,7 +53,7 @@ class SecurityHeadersMiddleware:
             response["Pragma"] = "no-cache"
             response["Expires"] = "0"
         if response.get("Content-Type", "").startswith("image/svg+xml"):
-            # runs before django-csp's response hook (later in MIDDLEWARE), which keeps a header already set
+            # django-csp sits earlier in MIDDLEWARE, so it sees the response after this and keeps a header already set
             response["Content-Security-Policy"] = SVG_POLICY
         response.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         return response

@@ -126,11 +126,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "webapp.parsers.JsonBodyMiddleware",  # a malformed JSON body on /api/ is a 400 on every route
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy with per-request nonces (CONTENT_SECURITY_POLICY)
     "webapp.security_headers.SecurityHeadersMiddleware",  # no-store (all but static files), Permissions-Policy, SVG CSP
+    # Inside the header middlewares, so its early 400 for a malformed JSON body on /api/ carries them too
+    "webapp.parsers.JsonBodyMiddleware",
     # Last, as django-axes asks: turns a login that axes refused into the lockout page or JSON (issue 12, login)
     "axes.middleware.AxesMiddleware",
 ]
@@ -196,7 +197,7 @@ _cooloff_minutes = env_int("SKINFLOW_LOGIN_COOLOFF_MINUTES", 15)
 AXES_COOLOFF_TIME = timedelta(minutes=_cooloff_minutes) if _cooloff_minutes > 0 else None
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "webapp.auth_views.lockout_response"  # the login page with a message, or JSON on /api/
+AXES_LOCKOUT_CALLABLE = "webapp.auth_views.lockout_response"  # the login page again, with the reason (429)
 AXES_CLIENT_IP_CALLABLE = "webapp.net.client_ip"
 # How many proxies in front of gunicorn append to X-Forwarded-For. 0: the connection's address is the client's
 # (X-Forwarded-For is ignored: a client could write anything there). With DJANGO_HTTPS=1 a TLS proxy is in front.

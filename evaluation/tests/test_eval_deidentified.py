@@ -103,3 +103,26 @@ def test_a_sample_marked_identifying_after_the_run_was_created_is_not_sent(serve
     again = services.create_run(name="again", model_name="Scripted-VL", dataset=dataset, base_url=server.base_url,
                                 endpoint_model=MODEL_ID, k=3, judge_repeats=1, start=False)
     assert list(again.items.values_list("external_id", flat=True)) == ["arm"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sample_marked_while_the_run_is_inferring_is_not_sent():
+    # A run loads its items once and may last hours: a mark set after it started still stops the photo.
+    dataset = Dataset.objects.create(name="Door", source=Dataset.Source.FOLDER)
+    first = _store(dataset, "a-first", deidentify(jpeg_exif(35)), ".jpg")
+    later = _store(dataset, "b-later", deidentify(jpeg_exif(36)), ".jpg")
+
+    def model(request):
+        # A reviewer marks the second photo while the first one is being answered.
+        Sample.objects.filter(pk=later.pk).update(identifying_content=True)
+        return answer("psoriasis")
+
+    with ScriptedLLMServer(model) as srv:
+        run = services.create_run(name="door", model_name="Scripted-VL", dataset=dataset, base_url=srv.base_url,
+                                  endpoint_model=MODEL_ID, k=3, judge_repeats=1, start=False, max_concurrency=1)
+        assert run.items.count() == 2
+        services.infer_pending(run.id)
+        sent = _sent_images(srv)
+    assert sent == [(Path(settings.MEDIA_ROOT) / first.image).read_bytes()]
+    item = run.items.get(sample=later)
+    assert not item.inferred and "not sent" in item.inference_error, item.inference_error

@@ -75,6 +75,7 @@ def train(spec: RunSpec) -> Path:
 
     from .loading import load_model, load_processor, prepare_policy
 
+    check_spec_paths(spec)  # also here: scripts/learning_curve.py calls train() in-process, not via trl_command
     hp = validate_hyperparameters(spec.stage, spec.hyperparameters)
     if not (Path(spec.model_path) / "config.json").is_file():
         raise EngineError(f"{spec.model_path} is not a Hugging Face model folder (no config.json)")

@@ -166,7 +166,7 @@ def _forwarded_keys(env: dict[str, str], environ: dict[str, str]) -> list[str]:
 
     keys: list[str] = []
     for name, value in env.items():
-        if name.endswith("_API_KEY_ENV") and value and key_env_allowed(value) and value in environ:
+        if name.endswith("_API_KEY_ENV") and value and key_env_allowed(value) and environ.get(value):
             base_url = env.get(name[: -len("API_KEY_ENV")] + "BASE_URL") or env.get("SKINFLOW_LLM_BASE_URL", "")
             try:
                 egress.configured_policy().check_key(egress.parse_url(base_url), value)

@@ -66,3 +66,16 @@ def test_an_action_that_ignores_its_body_does_nothing_on_a_malformed_one(admin_c
     assert admin_client_role.post(f"/api/training/runs/{run_id}/cancel/", "{}",
                                   content_type="application/json").status_code == 200
     assert TrainingRun.objects.get(pk=run_id).cancel_requested
+
+
+@pytest.mark.django_db
+def test_the_early_400_for_a_malformed_body_carries_the_security_headers(admin_user):
+    # JsonBodyMiddleware answers before any view; it sits inside the header middlewares, so even this answer
+    # is no-store, framed by nobody, and under the CSP like every other response.
+    admin = Client()
+    admin.force_login(admin_user)
+    response = admin.post("/api/field-frequency/", "{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert response["Cache-Control"] == "no-store, private"
+    assert "default-src 'self'" in response["Content-Security-Policy"]
+    assert response["X-Frame-Options"] == "DENY"

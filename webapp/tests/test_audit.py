@@ -464,3 +464,58 @@ def test_reject_reopen_skip_and_bulk_accept_are_recorded(dermatologist, admin_us
     assert sorted(c[1] for c in changes[3:]) == ids and {c[0] for c in changes[3:]} == {"review.bulk_accept"}
     assert AccessEvent.objects.filter(action="review.bulk_accept").first().detail == {"accepted": 0, "skipped": 3}
     assert AccessEvent.objects.get(action="review.reject").detail == {"reason": "unusable_image"}
+
+
+def test_drafting_runs_started_and_resumed_are_recorded_from_page_and_api(admin_client_role, admin_user):
+    """Drafting sends every selected photo of a dataset to the drafting endpoint (possibly hosted): starting
+    and resuming a run are in the trail like an evaluation run, with the dataset and the job count."""
+    from annotations.models import DraftingRun
+
+    samples = _sample(name="Drafted", n=2, state=Sample.State.NEW)
+    dataset_id = samples[0].dataset_id
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    created = api.post("/api/drafting-runs/", {"dataset": dataset_id}, format="json")
+    assert created.status_code == 201, created.content
+    api_run = created.json()["id"]
+    assert api.post(f"/api/drafting-runs/{api_run}/resume/").status_code == 200
+    # A refused start (nothing left to draft) sends nothing and records nothing.
+    assert api.post("/api/drafting-runs/", {"dataset": dataset_id}, format="json").status_code == 400
+    assert admin_client_role.post("/review/runs/start/", {"dataset": dataset_id}).status_code == 302
+
+    _sample(name="Paged", n=3, state=Sample.State.NEW)
+    paged_dataset = Dataset.objects.get(name="Paged").pk
+    assert admin_client_role.post("/review/runs/start/", {"dataset": paged_dataset}).status_code == 302
+    page_run = DraftingRun.objects.get(dataset_id=paged_dataset).pk
+    assert admin_client_role.post(f"/review/runs/{page_run}/", {"action": "resume"}).status_code == 302
+
+    rows = [(e.action, e.object_type, e.object_id, e.channel, e.username, e.detail)
+            for e in AccessEvent.objects.filter(action__startswith="drafting.").order_by("id")]
+    assert rows == [
+        ("drafting.run_create", "annotations.draftingrun", str(api_run), "api", "boss", {"dataset": dataset_id, "jobs": 2}),
+        ("drafting.resume", "annotations.draftingrun", str(api_run), "api", "boss", {"dataset": dataset_id, "jobs": 2}),
+        ("drafting.run_create", "annotations.draftingrun", str(page_run), "page", "boss",
+         {"dataset": paged_dataset, "jobs": 3}),
+        ("drafting.resume", "annotations.draftingrun", str(page_run), "page", "boss",
+         {"dataset": paged_dataset, "jobs": 3}),
+    ]
+    assert AccessEvent.objects.filter(action="drafting.run_create").first().get_action_display() == \
+        "started a drafting run"
+
+
+def test_scrub_media_records_one_command_event_per_run(db, settings, tmp_path):
+    from annotations.tests.test_deidentify import KINDS, _store_the_old_way
+
+    dataset = Dataset.objects.create(name="Old", source=Dataset.Source.FOLDER)
+    _store_the_old_way(dataset, Path(settings.MEDIA_ROOT))
+    settings.SKINFLOW_TRAINING_DIR = str(tmp_path / "training")
+    call_command("scrub_media", no_progress=True, stdout=io.StringIO())
+    call_command("scrub_media", no_progress=True, skip_snapshots=True, stdout=io.StringIO())  # idempotent rerun
+    events = list(AccessEvent.objects.order_by("id"))
+    assert [(e.action, e.channel, e.username, e.ip) for e in events] == [("media.scrub", "command", "", None)] * 2
+    first, second = (e.detail for e in events)
+    assert first["command"] == "scrub_media" and "os_user" in first
+    assert (first["checked"], first["scrubbed"], first["failed"]) == (len(KINDS), len(KINDS), 0)
+    assert first["snapshots"]["rewritten"] == 0
+    assert (second["scrubbed"], second["already_clean"], second["snapshots"]) == (0, len(KINDS), None)
+    assert events[0].get_action_display() == "de-identified stored images"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from webapp.celery_app import app
@@ -54,9 +55,31 @@ def test_https_is_the_default_and_the_healthcheck_still_answers_over_plain_http(
     from django.conf import settings
 
     probe = COMPOSE["services"]["web"]["healthcheck"]["test"]
-    assert any("http://127.0.0.1:8000/healthz" in part for part in probe)
+    assert probe == ["CMD", "python", "-m", "webapp.healthcheck"]
     assert any(re.search(pattern, "healthz") for pattern in settings.SECURE_REDIRECT_EXEMPT)
     assert not any(re.search(pattern, "samples/1/image/") for pattern in settings.SECURE_REDIRECT_EXEMPT)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("allowed", ["clinic.example.org", ".example.org,127.0.0.1", "*", "localhost,127.0.0.1"])
+def test_the_healthcheck_answers_with_https_on_and_allowed_hosts_naming_the_clinics_domain(allowed, settings,
+                                                                                           live_server, monkeypatch):
+    # Behind a proxy DJANGO_ALLOWED_HOSTS names the public domain; a probe sent as "127.0.0.1" would get a 400
+    # and the container would never turn healthy. The probe presents an allowed host over plain HTTP instead.
+    from webapp import healthcheck
+
+    settings.ALLOWED_HOSTS = allowed.split(",")
+    monkeypatch.setenv("DJANGO_ALLOWED_HOSTS", allowed)
+    port = int(live_server.url.rsplit(":", 1)[1])
+    assert healthcheck.main(port=port) == 0
+    if "127.0.0.1" not in allowed and allowed != "*":
+        # The old probe (Host: 127.0.0.1) is refused, which is why the Host header matters.
+        import urllib.error
+        import urllib.request
+
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=3)
+        assert refused.value.code == 400
 
 
 def test_the_image_build_uses_a_throw_away_secret_long_enough_for_the_start_up_guard():

@@ -344,6 +344,81 @@ def test_a_name_rebound_to_loopback_after_save_is_refused_at_call(admin_client_r
     assert server.request_count == 0  # nothing reached the server
 
 
+# Each refused form again, this time at call time through the real path a worker takes: a database row
+# (written with .update(), as a row saved before the allowlist existed would be), build_gateway, chat.
+# {port} is a loopback listener's port (IPv4), {port6} one on ::1: a connection that got through would
+# show up there, and a spy on socket connect catches the non-loopback forms (no listener can sit there).
+REFUSED_AT_CALL = [
+    ("http://169.254.169.254:{port}/latest/meta-data/", "link-local"),
+    ("http://127.0.0.1:{port}/v1", "loopback"),
+    ("http://10.0.0.5:{port}/v1", "private"),
+    ("http://192.168.1.10:{port}/v1", "private"),
+    ("http://0x7f000001:{port}/v1", "four decimal numbers"),
+    ("http://2130706433:{port}/v1", "four decimal numbers"),
+    ("http://0177.0.0.1:{port}/v1", "four decimal numbers"),
+    ("http://[::1]:{port6}/v1", "loopback"),
+    ("http://[::ffff:127.0.0.1]:{port}/v1", "loopback address written as IPv6"),
+    ("http://internal.example:{port}/v1", "internal.example, which resolves to 127.0.0.1"),  # the fake resolver
+]
+
+
+@pytest.fixture
+def listeners():
+    """Listening sockets on 127.0.0.1 and ::1 that nothing should ever connect to."""
+    import select
+
+    v4 = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    v4.bind(("127.0.0.1", 0))
+    v4.listen(8)
+    v6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    v6.bind(("::1", 0))
+    v6.listen(8)
+
+    def knocked() -> bool:  # a completed handshake makes a listening socket readable, accepted or not
+        return bool(select.select([v4, v6], [], [], 0.2)[0])
+
+    try:
+        yield {"port": v4.getsockname()[1], "port6": v6.getsockname()[1], "knocked": knocked}
+    finally:
+        v4.close()
+        v6.close()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("template,why", REFUSED_AT_CALL, ids=[t for t, _ in REFUSED_AT_CALL])
+def test_each_refused_address_form_is_refused_at_call_and_nothing_connects(default_lists, dns, listeners,
+                                                                           monkeypatch, template, why):
+    from webapp.gateway import build_gateway
+    from webapp.models import LLMEndpoint
+
+    url = template.format(port=listeners["port"], port6=listeners["port6"])
+    ports = {listeners["port"], listeners["port6"]}
+    attempts: list[object] = []
+    for name in ("connect", "connect_ex"):
+        original = getattr(socket.socket, name)
+
+        def spy(sock, address, _original=original):
+            if isinstance(address, tuple) and len(address) >= 2 and address[1] in ports:
+                attempts.append(address)
+            return _original(sock, address)
+
+        monkeypatch.setattr(socket.socket, name, spy)
+    endpoint = LLMEndpoint.objects.create(role="judge", base_url="https://public.example/v1", model="m",
+                                          max_retries=3, timeout_s=5)
+    LLMEndpoint.objects.filter(pk=endpoint.pk).update(base_url=url)  # no save(): no validation at save
+    gateway = build_gateway()
+    try:
+        assert gateway.endpoint("judge").base_url == url
+        with pytest.raises(LLMError) as info:
+            _hi(gateway)
+    finally:
+        gateway.close()
+    assert info.value.reason == "egress_refused" and not info.value.retryable, info.value
+    assert info.value.attempts <= 1  # refused before or on the first connection, never retried
+    assert why in str(info.value)
+    assert attempts == [] and not listeners["knocked"]()  # no connection was even attempted
+
+
 def test_an_allowlisted_name_works_and_is_connected_to_at_the_checked_address(settings, dns, server):
     """The transport connects to the address it checked: ``pinned.example`` exists only in the fake resolver."""
     settings.SKINFLOW_ALLOWED_ENDPOINT_HOSTS = f"pinned.example:{server.port}"

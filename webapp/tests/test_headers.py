@@ -259,6 +259,8 @@ def test_plain_http_is_redirected_to_https_but_healthz_answers(settings):
     "refused fe80::1%eth0",
     "aimed at 0x7f000001",
     "ray://10.1.2.3:10001 is down",
+    "error at 2130706433",
+    "refused 0177.0.0.1:6379",
 ])
 def test_public_error_removes_every_address_form(text):
     shown = public_error(text)
@@ -273,6 +275,34 @@ def test_public_error_keeps_the_words_that_say_what_went_wrong():
     assert public_error(kept) == kept
     assert public_error("") == "" and public_error(None) == ""
     assert error_for("http://10.0.0.5/v1", is_admin=True) == "http://10.0.0.5/v1"
+
+
+@pytest.mark.parametrize("text,shown", [
+    # A whole IPv4 address as one number, as resolvers read it: decimal (2130706433 = 127.0.0.1) and hex.
+    ("error at 2130706433", f"error at {ADDRESS}"),
+    ("error at 2130706433.", f"error at {ADDRESS}."),
+    ("connecting to 167772165:6379 failed", f"connecting to {ADDRESS} failed"),  # 10.0.0.5 with a port
+    ("metadata at 2852039166 answered", f"metadata at {ADDRESS} answered"),  # 169.254.169.254
+    ("aimed at 0x7f000001", f"aimed at {ADDRESS}"),
+    ("aimed at 0X0A000005:8000", f"aimed at {ADDRESS}"),
+    ("aimed at 0x7f00001", f"aimed at {ADDRESS}"),  # 7 hex digits: 7.240.0.1
+    ("refused 0x7f.0.0.1", f"refused {ADDRESS}"),
+    ("16777216 is the smallest, 4294967295 the largest", f"{ADDRESS} is the smallest, {ADDRESS} the largest"),
+    # Ordinary numbers stay: counts, codes, record numbers, times, sizes, and numbers outside 2**24..2**32.
+    ("3 of 12 failed", None),
+    ("HTTP 500 from the judge", None),
+    ("MRN 123456 and 1234567", None),
+    ("sample 12345678 failed", None),  # 8 digits but below 2**24: would be 0.188.97.78
+    ("16777215 and 4294967296", None),
+    ("Image size (178956970 pixels) exceeds limit of 89478485 pixels", None),  # Pillow's bomb message
+    ("file of 52428800 bytes", None),
+    ("retry at 12:30:45", None),
+    ("<object at 0x7f3a2c1b4e50>", None),  # a 64-bit pointer is no IPv4 address
+    ("0x00ffffff", None),
+    ("run_2130706433 and 2130706433x", None),
+])
+def test_public_error_removes_integer_addresses_and_keeps_ordinary_numbers(text, shown):
+    assert public_error(text) == (text if shown is None else shown)
 
 
 SECRET_ERROR = "LLM call for role 'judge' (model 'm' at http://10.9.8.7:8009/v1) failed; key OPENAI_API_KEY"

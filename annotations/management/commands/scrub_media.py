@@ -34,6 +34,8 @@ from tqdm import tqdm
 
 from annotations import services
 from annotations.models import Sample, SampleEvent
+from webapp import audit
+from webapp.models import AccessEvent
 
 
 def _previous_checksums(sample_ids: list[int]) -> dict[int, str]:
@@ -141,6 +143,7 @@ class Command(BaseCommand):
         for sample_id, why in report.failed[:20]:
             self.stdout.write(self.style.ERROR(f"  sample {sample_id}: {why}"))
         failed_snapshots: list[tuple[str, str]] = []
+        counts: dict[str, int] | None = None
         if not opts["skip_snapshots"]:
             counts = rescrub_snapshots(progress=progress, failed=failed_snapshots)
             self.stdout.write(f"snapshots: {counts['rewritten']} rewritten, {counts['unchanged']} already clean, "
@@ -148,6 +151,11 @@ class Command(BaseCommand):
                               f"{counts['pending_left']} pending left as they were")
             for folder, why in failed_snapshots:  # an ExportError names its snapshot, an OSError its file
                 self.stdout.write(self.style.ERROR(f"  {why}" if folder in why else f"  snapshot {folder}: {why}"))
+        # Rewriting stored patient photos is a change of patient data: one command event per run (who ran it
+        # and what was done), written before a partial failure exits 1.
+        audit.record(None, AccessEvent.Action.MEDIA_SCRUB, command="scrub_media", checked=report.checked,
+                     scrubbed=report.scrubbed, already_clean=report.already_clean, missing=len(report.missing),
+                     failed=len(report.failed), snapshots=counts)
         if report.failed:
             self.stdout.write(self.style.ERROR(
                 "Some images could not be de-identified; they stay refused at the LLM and export doors. "
