@@ -97,8 +97,10 @@ def _inspect_records(records: list[SampleRecord], progress: bool) -> list[RowErr
 
 
 def _stage_images(records: Iterable[SampleRecord], staged: _StagedFiles) -> None:
-    # Files are read (and cleaned) a second time here rather than kept from validation: holding 16k images in
-    # memory between the two passes would cost far more. A file already stored (a re-import) is not redone:
+    # Files are read a second time here rather than kept from validation: holding 16k images in memory
+    # between the two passes would cost far more. The first pass validated and decoded each file, so this one
+    # does not: a file that was clean is written as read, and one that carried metadata is cleaned again
+    # (deterministic, so the result must hash as before). A file already stored (a re-import) is not redone:
     # the path is the stored bytes' checksum. Only de-identified bytes are ever written (issue 12).
     media = Path(settings.MEDIA_ROOT)
     for rec in records:
@@ -107,9 +109,13 @@ def _stage_images(records: Iterable[SampleRecord], staged: _StagedFiles) -> None
         rel = content_path(rec.image)
         dst = media / rel
         if not dst.exists():
-            clean, info = prepare_image(rec.image_path.read_bytes(), settings.SKINFLOW_MAX_IMAGE_PIXELS,
-                                        name=rec.image_path.name)
-            if info.sha256 != rec.image.sha256:  # the file changed between the two passes
+            data = rec.image_path.read_bytes()
+            original = hashlib.sha256(data).hexdigest()
+            try:
+                clean = data if original == rec.image.sha256 else deidentify(data)
+            except DeidentifyError:
+                clean = b""  # only when the file changed since validation: refused just below
+            if original != rec.image.original_sha256 or hashlib.sha256(clean).hexdigest() != rec.image.sha256:
                 raise ImportRejected(f"{rec.image_path.name} changed while it was being imported; import again.")
             write_atomic(dst, clean)
             staged.written.append(dst)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db.models import Value
@@ -30,6 +31,7 @@ from PIL import Image, ImageCms, ImageOps, PngImagePlugin, TiffImagePlugin
 
 from annotations import drafting_services, services
 from annotations.deidentify import carries_metadata, deidentify
+from annotations.import_report import ImportRejected
 from annotations.imaging import NotScrubbed, model_ready_image, require_scrubbed
 from annotations.models import Dataset, DraftJob, Sample, SampleEvent
 from annotations.selectors import eligible_samples
@@ -959,3 +961,30 @@ def test_scrub_media_reports_a_bad_snapshot_goes_on_and_exits_non_zero(tmp_path,
     verl, _ = _snapshot_images(Path(good.path))
     assert all(carries_metadata(b) == [] for b in verl)  # the good one was still rewritten
     assert export.read_manifest(good.path)["deidentified"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["exif.jpg", "clean.jpg"])
+def test_a_file_changed_between_validation_and_storing_is_refused_and_nothing_is_stored(name, tmp_path,
+                                                                                        monkeypatch):
+    # The storing pass trusts the validation pass (it does not decode again), so it must notice a file that
+    # changed in between, whether it was clean (written as read) or cleaned again.
+    src = tmp_path / "src" / LABEL
+    src.mkdir(parents=True)
+    first = KINDS["exif.jpg"][0]
+    if name == "clean.jpg":
+        first = deidentify(first)
+    path = src / name
+    path.write_bytes(first)
+    validate = services._inspect_records
+
+    def validate_then_change(records, progress):
+        errors = validate(records, progress)
+        path.write_bytes(jpeg_exif(seed=77))  # someone replaces the photo while the import runs
+        return errors
+
+    monkeypatch.setattr(services, "_inspect_records", validate_then_change)
+    with pytest.raises(ImportRejected, match="changed while it was being imported"):
+        services.import_folder("Changing", tmp_path / "src", progress=False)
+    assert not Sample.objects.filter(dataset__name="Changing").exists()
+    assert not [p for p in (Path(settings.MEDIA_ROOT) / "samples").rglob("*") if p.is_file()]
