@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
+
+from annotations.filters import invalid_choice
+from annotations.models import DraftJob
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -40,3 +45,40 @@ class UploadForm(forms.Form):
             if f.size > limit:
                 self.add_error(None, f"{f.name} is {f.size:,} bytes, over the upload limit of {limit:,}.")
         return data
+
+
+# ---- query strings of list pages: a bad value is named, with what would be accepted ----------------------------
+
+class PageField(forms.IntegerField):
+    """``?page=``: a whole number from 1 (how far it may go is known only after counting: :func:`pick_page`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("error_messages", {
+            "invalid": "“%(value)s” is not a page number: use a whole number from 1.",
+            "min_value": "there is no page before 1: use a whole number from 1.",
+        })
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> int | None:
+        try:
+            return super().to_python(value)
+        except forms.ValidationError as exc:
+            # Django's own "invalid" message has no %(value)s; the text typed is what the reader needs to see.
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid", params={"value": value}) \
+                from exc
+
+
+class RunJobsQuery(forms.Form):
+    """The drafting run page's table: which job state, which page."""
+
+    state = forms.ChoiceField(required=False, choices=[("", "all")] + list(DraftJob.State.choices),
+                              error_messages=invalid_choice("a job state", DraftJob.State.choices))
+    page = PageField()
+
+
+class PageQuery(forms.Form):
+    """A list page's ``?page=`` alone (its filters have a form of their own)."""
+
+    page = PageField()

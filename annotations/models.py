@@ -120,6 +120,13 @@ class Sample(models.Model):
             models.Index(fields=["dataset", "state"]),
             models.Index(fields=["dataset", "fitzpatrick"]),
             models.Index(fields=["state", "id"], name="sample_state_fifo"),
+            # "Review next sample": the oldest free sample waiting for review, overall or in one dataset. Only
+            # queue rows are in these, so the scan never walks past the samples already reviewed (the planner
+            # otherwise reads the primary key from the start: 20-25 ms per claim with 15,000 of 20,000 done).
+            models.Index(fields=["id"], condition=models.Q(state="needs_expert"), name="sample_claim_queue"),
+            models.Index(fields=["dataset", "id"], condition=models.Q(state="needs_expert"),
+                         name="sample_claim_queue_dataset"),
+            models.Index(fields=["id"], condition=models.Q(audit=True, state="auto_accepted"), name="sample_claim_audit"),
         ]
 
     def __str__(self) -> str:
@@ -236,6 +243,8 @@ class CaptionRevision(models.Model):
         CONSISTENT = "consistent", "consistent"
         INCONSISTENT = "inconsistent", "inconsistent"
         ERROR = "error", "check failed"
+        # An undo put an earlier caption back: it was checked (or drafted) before, not re-checked now.
+        NOT_CHECKED = "not_checked", "restored by undo, not re-checked"
 
     sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="revisions")
     version = models.PositiveIntegerField(help_text="The sample's caption_version this revision created.")
@@ -278,6 +287,7 @@ class SampleEvent(models.Model):
         IDENTIFYING_FLAGGED = "identifying_flagged", "marked as identifying content"
         IDENTIFYING_CLEARED = "identifying_cleared", "identifying-content mark removed"
         IMAGE_SCRUBBED = "image_scrubbed", "image de-identified"
+        UNDONE = "undone", "undone by its reviewer"
 
     sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
@@ -287,7 +297,9 @@ class SampleEvent(models.Model):
 
     class Meta:
         ordering = ["sample_id", "created_at", "id"]
-        indexes = [models.Index(fields=["sample", "created_at"]), models.Index(fields=["actor", "kind"])]
+        indexes = [models.Index(fields=["sample", "created_at"]), models.Index(fields=["actor", "kind"]),
+                   # The claim's "not skipped by this reviewer" test, looked up per candidate sample.
+                   models.Index(fields=["actor", "sample"], condition=models.Q(kind="skipped"), name="sampleevent_skips")]
 
 
 class FieldFrequencyAnalysis(models.Model):

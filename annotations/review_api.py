@@ -15,28 +15,42 @@ from annotations.review_serializers import (AuditResultSerializer, AuditSerializ
                                             BulkAcceptResultSerializer, BulkAcceptSerializer,
                                             CaptionRevisionSerializer, DraftingRunSerializer, FieldEditSerializer,
                                             FieldFrequencySerializer, IdentifyingSerializer, NextSerializer,
-                                            OverrideSerializer,
+                                            OverrideSerializer, QueueCountsSerializer, RecentActionSerializer,
                                             RejectSerializer, ReopenSerializer, ReviewSampleSerializer,
-                                            SaveRevisionSerializer)
+                                            SaveRevisionSerializer, UndoResultSerializer, UndoSerializer)
 from webapp import audit
 from webapp.models import AccessEvent
 from webapp.params import int_or_none
-from webapp.roles import IsAdminOrReadOnly, IsAdminRole
+from webapp.roles import ADMIN, IsAdminOrReadOnly, IsAdminRole, has_role
 
 
 def _detail(sample: Sample, request: Request) -> dict:
     # The request tells the serializer whether error texts may keep internal addresses (admins only).
-    return ReviewSampleSerializer(review_selectors.review_detail(sample), context={"request": request}).data
+    detail = review_selectors.review_detail(sample, is_admin=has_role(request.user, ADMIN))
+    return ReviewSampleSerializer(detail, context={"request": request}).data
 
 
 def _error(exc: review_services.ReviewError) -> Response:
     """The one translation of a review service error: its message, under the status it carries. A stale
     save also gets the other version, so the page can show both."""
-    body: dict = {"detail": str(exc)}
+    body: dict = {"detail": str(exc), "errors": exc.errors}
     if isinstance(exc, review_services.StaleVersion):
         body.update(current_version=exc.sample.caption_version, current_caption=exc.sample.caption,
                     current_revision=CaptionRevisionSerializer(exc.latest).data if exc.latest else None)
     return Response(body, status=exc.status_code)
+
+
+def _invalid_save(errors: dict) -> dict:
+    """DRF's field errors for a save, plus what the review page shows: one ``detail`` line and ``errors``
+    keyed by caption field (or ``base_version``), so each message can stand next to its field."""
+    flat: dict[str, str] = {}
+    for key, value in errors.items():
+        if key == "caption" and isinstance(value, dict):
+            flat.update({f: " ".join(map(str, v)) if isinstance(v, list) else str(v) for f, v in value.items()})
+        else:
+            flat[key] = " ".join(map(str, value)) if isinstance(value, list) else str(value)
+    lines = "; ".join(f"{k}: {v}" for k, v in flat.items())
+    return {**errors, "detail": f"The caption was not saved: {lines}", "errors": flat}
 
 
 _REFUSED = {400: OpenApiResponse(description="invalid request; the detail says what to fix"),
@@ -84,7 +98,8 @@ class ReviewSampleViewSet(viewsets.GenericViewSet):
     def revisions(self, request: Request, pk: str) -> Response:
         """Save a caption on top of ``base_version``; a stale version gets 409 with the other version."""
         body = SaveRevisionSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        if not body.is_valid():
+            return Response(_invalid_save(body.errors), status=status.HTTP_400_BAD_REQUEST)
         sample = self.get_object()
         try:
             revision = review_services.save_revision(request.user, sample, body.validated_data["caption"],
@@ -162,6 +177,40 @@ class ReviewSampleViewSet(viewsets.GenericViewSet):
             return _error(exc)
         audit.record(request, AccessEvent.Action.REVIEW_SKIP, sample)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses={200: QueueCountsSerializer},
+                   parameters=[OpenApiParameter("dataset", int, description="Only this dataset's samples.")])
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def counts(self, request: Request) -> Response:
+        """Queue counts (of one dataset with ``?dataset=``) and how many samples wait for you there."""
+        dataset = Dataset.objects.filter(pk=int_or_none(request.query_params.get("dataset"))).first()
+        if request.query_params.get("dataset") and dataset is None:
+            return Response({"detail": "No such dataset: give the id of an existing dataset, or leave it out for "
+                                       "all datasets."}, status=status.HTTP_400_BAD_REQUEST)
+        return Response({"dataset": dataset.pk if dataset else None,
+                         "waiting_for_you": review_selectors.waiting_for(request.user, dataset),
+                         **review_selectors.queue_counts(dataset)})
+
+    @extend_schema(responses={200: RecentActionSerializer(many=True)})
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def recent(self, request: Request) -> Response:
+        """Your last 20 review actions, newest first; the newest says whether it can be undone (``undo``)."""
+        return Response(RecentActionSerializer(review_selectors.recent_actions(request.user), many=True).data)
+
+    @extend_schema(request=UndoSerializer, responses={200: UndoResultSerializer, **_REFUSED})
+    @action(detail=False, methods=["post"])
+    def undo(self, request: Request) -> Response:
+        """Take back your last review action (``event`` from ``recent``): within 10 minutes, only while nobody
+        else changed the sample. The sample waits for your review again, claimed by you; history is kept."""
+        body = UndoSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            result = review_services.undo(request.user, body.validated_data["event"])
+        except review_services.ReviewError as exc:
+            return _error(exc)
+        # The undo hands the sample back to its reviewer under a claim: recorded as that claim.
+        audit.record(request, AccessEvent.Action.REVIEW_UNDO, result["sample"], undo=body.validated_data["event"])
+        return Response({"message": result["message"], "sample": _detail(result["sample"], request)})
 
     @extend_schema(request=None, responses={204: None})
     @action(detail=True, methods=["post"])

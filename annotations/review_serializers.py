@@ -49,6 +49,40 @@ class SampleEventSerializer(serializers.ModelSerializer):
         return data
 
 
+class FieldChangeSerializer(serializers.Serializer):
+    field = serializers.ChoiceField(choices=list(FIELDS))
+    old = serializers.CharField(allow_blank=True)
+    new = serializers.CharField(allow_blank=True)
+
+
+class HistoryRowSerializer(serializers.Serializer):
+    """One history entry as a person reads it (``review_selectors.history``)."""
+
+    id = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    kind = serializers.CharField()
+    kind_display = serializers.CharField()
+    actor = serializers.CharField(allow_null=True)
+    summary = serializers.CharField(allow_blank=True, help_text="Version, reasons, re-check outcome in words.")
+    changes = FieldChangeSerializer(many=True, help_text="For a saved (or restored) caption: old -> new per field.")
+    note = serializers.CharField(allow_blank=True, help_text="The reviewer's or admin's note, in full.")
+
+
+class RecheckSerializer(serializers.Serializer):
+    """The latest revision's re-check in plain words (``review_selectors.recheck_summary``)."""
+
+    version = serializers.IntegerField()
+    state = serializers.CharField()
+    headline = serializers.CharField()
+    malformed = serializers.BooleanField(help_text="The diagnoser's answer could not be read: nothing was inferred.")
+    diagnoses = serializers.ListField(child=serializers.CharField())
+    category = serializers.CharField(allow_blank=True)
+    rationale = serializers.CharField(allow_blank=True)
+    raw_answer = serializers.CharField(allow_blank=True, help_text="What the diagnoser wrote, when it was malformed.")
+    cited = serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
+                                  help_text="caption field -> diagnoses the diagnoser read from it")
+
+
 class ReviewSampleSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="sample.id")
     dataset = serializers.CharField(source="sample.dataset.name")
@@ -71,6 +105,8 @@ class ReviewSampleSerializer(serializers.Serializer):
     best_draft_id = serializers.IntegerField(allow_null=True)
     revisions = CaptionRevisionSerializer(many=True)
     events = SampleEventSerializer(many=True)
+    history = HistoryRowSerializer(many=True)
+    recheck = RecheckSerializer(allow_null=True)
 
     def get_image_url(self, obj) -> str:
         return f"/samples/{obj['sample'].id}/image/"
@@ -118,6 +154,48 @@ class OverrideSerializer(serializers.Serializer):
 
 class ReopenSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class UndoSerializer(serializers.Serializer):
+    event = serializers.IntegerField(help_text="The id of your last action, as ``recent`` lists it.")
+
+
+class UndoResultSerializer(serializers.Serializer):
+    message = serializers.CharField(help_text="What was taken back, and what training snapshots keep.")
+    sample = ReviewSampleSerializer()
+
+
+class RecentActionSerializer(serializers.Serializer):
+    """One of your recent review actions (``review_selectors.recent_actions``)."""
+
+    id = serializers.IntegerField(help_text="The action's history entry; pass it to ``undo``.")
+    at = serializers.DateTimeField()
+    kind = serializers.CharField()
+    what = serializers.CharField()
+    sample = serializers.IntegerField(source="sample.id")
+    dataset = serializers.CharField(source="sample.dataset.name")
+    label = serializers.CharField(source="sample.label")
+    state = serializers.CharField(help_text="Where the sample stands now.")
+    undone = serializers.BooleanField(help_text="A later undo took this action back.")
+    can_undo = serializers.BooleanField()
+    undo = serializers.CharField(allow_null=True, help_text="Why it cannot be undone; null when it can.")
+    url = serializers.SerializerMethodField()
+
+    def get_url(self, row) -> str:
+        return f"/review/samples/{row['sample'].id}/"
+
+
+class QueueCountsSerializer(serializers.Serializer):
+    dataset = serializers.IntegerField(allow_null=True)
+    waiting_for_you = serializers.IntegerField(help_text="Samples 'review next' can give you (not skipped by you).")
+    needs_expert = serializers.IntegerField()
+    audit = serializers.IntegerField()
+    auto_accepted = serializers.IntegerField()
+    expert_accepted = serializers.IntegerField()
+    expert_override = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    drafting = serializers.IntegerField()
+    draft_failed = serializers.IntegerField()
 
 
 class NextSerializer(serializers.Serializer):

@@ -7,14 +7,15 @@ import random
 from datetime import timedelta
 from typing import Any, Iterable
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from annotations import drafting
 from annotations.drafting_services import judge_for
 from annotations.models import CaptionDraft, CaptionRevision, Dataset, FieldFrequencyAnalysis, Sample, SampleEvent
-from annotations.review_selectors import bulk_accept_preview, free_q, in_queue_q, live_claim_q, starting_caption
+from annotations.review_selectors import (bulk_accept_preview, free_q, in_queue_q, live_claim_q, starting_caption,
+                                          undo_refusal)
 from webapp.roles import ADMIN, DERMATOLOGIST, has_role
 from annotations.schema import FIELDS, CaptionError, parse_caption
 from webapp.gateway import CallRecorder, record_calls, shared_gateway
@@ -30,9 +31,14 @@ _DEMOTABLE = (Sample.State.NEEDS_EXPERT, Sample.State.AUTO_ACCEPTED, Sample.Stat
 
 class ReviewError(Exception):
     """A review action that cannot be done; the message says why and what to do. ``status_code`` is the
-    HTTP status the API and pages answer with."""
+    HTTP status the API and pages answer with; ``errors`` maps request fields (a caption field, ``note``,
+    ``reason``) to the message meant for them, so a form can show it next to the field."""
 
     status_code = 400
+
+    def __init__(self, message: str, errors: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or {}
 
 
 class NotClaimed(ReviewError):
@@ -82,13 +88,30 @@ def _candidates(user: Any, dataset: Dataset | None, now, limit: int) -> list[int
     return ids
 
 
+def _pick_locked(user: Any, dataset: Dataset | None, now) -> Sample | None:
+    """The oldest free queue sample (needs_expert, then audits), locked for the caller's transaction. Rows
+    that other reviewers are claiming at this moment are skipped (SKIP LOCKED), not waited for: twenty
+    reviewers arriving together get twenty different rows in one query each, with no lost races to retry."""
+    base = Sample.objects.filter(free_q(now)).filter(
+        ~Exists(SampleEvent.objects.filter(sample=OuterRef("pk"), actor=user, kind=Event.SKIPPED)))
+    if dataset is not None:
+        base = base.filter(dataset=dataset)
+    for queue in (Q(state=Sample.State.NEEDS_EXPERT), Q(state=Sample.State.AUTO_ACCEPTED, audit=True)):
+        sample = base.filter(queue).select_for_update(skip_locked=True).order_by("id").first()
+        if sample is not None:
+            return sample
+    return None
+
+
 def claim_next(user: Any, *, dataset: Dataset | None = None, lease: timedelta = LEASE,
                window: int = 50) -> Sample | None:
     """The reviewer's current claim if it is still live, else a new claim taken with a conditional UPDATE
     (``... WHERE claimed_by IS NULL OR expired``): two reviewers can never hold the same sample.
 
-    Reviewers arriving together try the oldest ``window`` free samples in different random orders, so
-    they rarely collide; a lost race just moves on to the next candidate.
+    On PostgreSQL the candidate is the oldest free sample locked with ``SKIP LOCKED``, and the claim, its
+    event and the lock share one transaction (one commit). Elsewhere (SQLite, which serialises writers and
+    has no row locks) reviewers arriving together try the oldest ``window`` free samples in different random
+    orders, so they rarely collide; a lost race just moves on to the next candidate.
     """
     now = timezone.now()
     mine = Sample.objects.filter(in_queue_q(), claimed_by=user, claim_expires_at__gt=now) \
@@ -96,16 +119,28 @@ def claim_next(user: Any, *, dataset: Dataset | None = None, lease: timedelta = 
     if mine is not None:
         Sample.objects.filter(pk=mine.pk, claimed_by=user).update(claim_expires_at=now + lease)
         return mine
+    if connection.features.has_select_for_update_skip_locked:
+        with transaction.atomic():
+            sample = _pick_locked(user, dataset, now)
+            if sample is None:
+                return None
+            # The conditional UPDATE stays the guarantee; the row lock only spares the retries.
+            if Sample.objects.filter(free_q(now), in_queue_q(), pk=sample.pk).update(
+                    claimed_by=user, claim_expires_at=now + lease):
+                SampleEvent.objects.create(sample_id=sample.pk, actor=user, kind=Event.CLAIMED)
+                sample.claimed_by, sample.claim_expires_at = user, now + lease
+                return sample
     for _ in range(20):
         candidates = _candidates(user, dataset, now, window)
         if not candidates:
             return None
         random.shuffle(candidates)
         for sample_id in candidates:
-            if Sample.objects.filter(free_q(now), in_queue_q(), pk=sample_id).update(
-                    claimed_by=user, claim_expires_at=now + lease):
-                SampleEvent.objects.create(sample_id=sample_id, actor=user, kind=Event.CLAIMED)
-                return Sample.objects.get(pk=sample_id)
+            with transaction.atomic():
+                if Sample.objects.filter(free_q(now), in_queue_q(), pk=sample_id).update(
+                        claimed_by=user, claim_expires_at=now + lease):
+                    SampleEvent.objects.create(sample_id=sample_id, actor=user, kind=Event.CLAIMED)
+                    return Sample.objects.get(pk=sample_id)
         now = timezone.now()
     return None
 
@@ -197,8 +232,12 @@ def save_revision(user: Any, sample: Sample, caption: Any, base_version: int) ->
     try:
         parsed = parse_caption(caption).to_dict()
     except CaptionError as exc:
-        raise ReviewError(f"The caption is not valid: {exc}") from None
-    _ensure_claim(user, sample)
+        # By the field, the message drops its "lesion_type: " prefix: the field it stands next to says that.
+        beside = str(exc).removeprefix(f"{exc.field}: ") if exc.field else ""
+        raise ReviewError(f"The caption is not valid: {exc}",
+                          {exc.field: beside[:1].upper() + beside[1:]} if exc.field else None) from None
+    # No claim check up front: the conditional UPDATE below repeats it, and its failure path gives the same
+    # refusal (two queries fewer on every save).
     with transaction.atomic():
         base = starting_caption(sample)
         new_version = base_version + 1
@@ -216,7 +255,8 @@ def save_revision(user: Any, sample: Sample, caption: Any, base_version: int) ->
         SampleEvent.objects.create(sample=sample, actor=user, kind=Event.REVISION_SAVED,
                                    detail={"version": new_version, "changed": changed})
         transaction.on_commit(lambda: _enqueue_recheck(revision.pk))
-    sample.refresh_from_db()
+    # What the UPDATE changed, without reading the row again.
+    sample.caption_version, sample.caption, sample.claim_expires_at = new_version, parsed, now + LEASE
     return revision
 
 
@@ -237,6 +277,24 @@ def _demote(sample: Sample, revision: CaptionRevision, why: str) -> None:
             return
 
 
+class _KeepsDiagnoserReply:
+    """The gateway as the re-check uses it, remembering the diagnoser's reply text: when that answer is
+    malformed the reviewer is shown what the model actually wrote, not just that it could not be read."""
+
+    def __init__(self, gateway: Any) -> None:
+        self._gateway = gateway
+        self.diagnoser_reply = ""
+
+    def chat(self, role: str, messages: list[dict], **kwargs: Any) -> Any:
+        result = self._gateway.chat(role, messages, **kwargs)
+        if role == "diagnoser":
+            self.diagnoser_reply = result.text or ""
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._gateway, name)
+
+
 def recheck_revision(revision_id: int) -> str:
     """Diagnose from the revised caption alone. Consistent makes the sample expert_accepted; inconsistent, or a
     check that could not run, puts an accepted sample whose standing caption this is back to needs_expert."""
@@ -245,10 +303,11 @@ def recheck_revision(revision_id: int) -> str:
         return revision.check_state if revision else "missing"
     sample = revision.sample
     gateway = shared_gateway()
+    answers = _KeepsDiagnoserReply(gateway)
     recorder = CallRecorder(purpose=f"revision:{revision.pk}")
     try:
         with record_calls(recorder):
-            check = drafting.check_consistency(gateway, judge_for(gateway), revision.caption, sample.label,
+            check = drafting.check_consistency(answers, judge_for(gateway), revision.caption, sample.label,
                                                salt=f"revision={revision.pk}")
     except LLMError as exc:
         with transaction.atomic():
@@ -267,7 +326,13 @@ def recheck_revision(revision_id: int) -> str:
                 check_state=state, diagnoses=check.diagnoses, judge_category=check.category,
                 judge_rationale=check.rationale):
             return state
-        detail = {"version": revision.version, "diagnoses": check.diagnoses, "category": check.category}
+        detail = {"version": revision.version, "diagnoses": check.diagnoses, "category": check.category,
+                  # Which caption fields the diagnoser read each diagnosis from: the page shows them by the field.
+                  "items": _cited_fields(check.items)}
+        if not check.diagnoses:
+            # A malformed answer infers nothing: keep why, so the page can say so instead of naming no diagnosis.
+            detail["answer_error"] = check.rationale
+            detail["raw_answer"] = answers.diagnoser_reply[:2000]
         SampleEvent.objects.create(sample=sample, kind=Event.CHECK_CONSISTENT if check.consistent
                                    else Event.CHECK_INCONSISTENT, detail=detail)
         if check.consistent:
@@ -283,6 +348,18 @@ def recheck_revision(revision_id: int) -> str:
     return state
 
 
+def _cited_fields(items: Any) -> list[dict[str, Any]]:
+    """The diagnoser's items reduced to disease and cited caption fields; anything else an LLM wrote is dropped."""
+    out = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict) or not isinstance(item.get("disease"), str):
+            continue
+        cited = item.get("key_matching_fields")
+        out.append({"disease": item["disease"][:200],
+                    "key_matching_fields": [f for f in cited if f in FIELDS] if isinstance(cited, list) else []})
+    return out[:10]
+
+
 def accept_override(user: Any, sample: Sample, reason: str, version: int) -> Sample:
     """"Accept as expert" although the re-check of the saved caption ``version`` disagreed (or could not
     run): the sample becomes ``expert_override`` (accepted for training, told apart in snapshots) and the
@@ -290,7 +367,7 @@ def accept_override(user: Any, sample: Sample, reason: str, version: int) -> Sam
     reason = (reason or "").strip()
     if not reason:
         raise ReviewError("Say why you accept this caption although the re-check disagrees: the reason is kept "
-                          "in the sample's history.")
+                          "in the sample's history.", {"reason": "Required: why you accept it anyway."})
     _ensure_claim(user, sample)
     sample.refresh_from_db()
     revision = sample.revisions.select_related("author").filter(version=version).first()
@@ -320,9 +397,10 @@ def reject(user: Any, sample: Sample, reason: str, note: str = "") -> None:
     """Reject the claimed sample; ``reason`` (a :class:`Sample.RejectionReason`) decides what it is removed
     from (:data:`annotations.selectors.REJECTION_REMOVES`). It stays read-only until an admin reopens it."""
     if reason not in REJECT_REASONS:
-        raise ReviewError(f"Choose a reason: {', '.join(REJECT_REASONS)}.")
+        raise ReviewError(f"Choose a reason: {', '.join(REJECT_REASONS)}.", {"reason": "Choose a reason."})
     if reason == Sample.RejectionReason.OTHER and not note.strip():
-        raise ReviewError("Say in a few words why the sample is rejected.")
+        raise ReviewError("Say in a few words why the sample is rejected.",
+                          {"note": "Required when the reason is 'other': say in a few words why."})
     _ensure_claim(user, sample)
     with transaction.atomic():
         if not _claimed(user, sample.pk, timezone.now()).update(
@@ -350,6 +428,63 @@ def reopen(admin: Any, sample: Sample, note: str = "") -> Sample:
                                    detail={"rejection_reason": previous[1], "note": note.strip()})
     sample.refresh_from_db()
     return sample
+
+
+# Undoing an acceptance does not reach into training data already built from it: say so every time.
+_SNAPSHOTS_STAND = ("A training snapshot built before this undo keeps the sample as it froze it (snapshots never "
+                    "change); snapshots built from now on follow the undo.")
+
+
+def undo(user: Any, event_id: int) -> dict[str, Any]:
+    """Take back the reviewer's last review action (:data:`review_selectors.REVIEW_ACTIONS`), within
+    :data:`review_selectors.UNDO_WINDOW` and only while nobody else changed the sample since
+    (:func:`review_selectors.undo_refusal` says why not). Nothing is deleted: the sample goes back to
+    ``needs_expert`` under a fresh claim of this reviewer, a save is reverted by a new revision that restores
+    the caption it replaced (not re-checked), and an ``undone`` event records what was taken back.
+
+    Returns ``{"sample": Sample, "message": str}``; raises :class:`NotClaimed` (409) when refused."""
+    event = SampleEvent.objects.select_related("sample").filter(pk=event_id).first()
+    with transaction.atomic():
+        if event is not None:
+            # The row lock orders this undo against a concurrent save, claim or decision on the sample.
+            Sample.objects.select_for_update().filter(pk=event.sample_id).first()
+            event.sample.refresh_from_db()
+        why = undo_refusal(user, event)
+        if why:
+            raise NotClaimed(why)
+        sample, detail, now = event.sample, dict(event.detail or {}), timezone.now()
+        back = {"state": Sample.State.NEEDS_EXPERT, "audit": False, "claimed_by": user,
+                "claim_expires_at": now + LEASE}
+        record: dict[str, Any] = {"undid": event.pk, "action": event.kind}
+        message = ""
+        if event.kind == Event.SKIPPED:
+            # Only the claim comes back; the sample's state is untouched. (The skip itself stays in the
+            # history, so "Review next sample" still passes it over once this claim is given up.)
+            Sample.objects.filter(pk=sample.pk).update(claimed_by=user, claim_expires_at=now + LEASE)
+            message = "The sample is yours again."
+        elif event.kind == Event.REJECTED:
+            Sample.objects.filter(pk=sample.pk).update(rejection_reason="", **back)
+            record["rejection_reason"] = detail.get("reason", "")
+            message = "The rejection is taken back; the sample waits for your review again."
+        elif event.kind == Event.EXPERT_OVERRIDE:
+            Sample.objects.filter(pk=sample.pk).update(**back)
+            message = "The override is taken back; the sample waits for your review again. " + _SNAPSHOTS_STAND
+        else:  # a saved revision: put back the caption it replaced, as a new version
+            saved = sample.revisions.get(version=detail["version"])
+            # Exactly what stood before (even a value the schema would refuse today): an undo restores, it
+            # does not re-validate; the next save validates as always.
+            restored = {f: str((saved.base_caption or {}).get(f, "")) for f in FIELDS}
+            version = sample.caption_version + 1
+            was_accepted = sample.state != Sample.State.NEEDS_EXPERT
+            Sample.objects.filter(pk=sample.pk).update(caption=restored, caption_version=version, **back)
+            CaptionRevision.objects.create(sample=sample, version=version, author=user, caption=restored,
+                                           base_caption=saved.caption, check_state=CaptionRevision.Check.NOT_CHECKED)
+            record.update(version=version, reverted=saved.version)
+            message = f"Your v{saved.version} is taken back: v{version} restores the caption before it." + (
+                " " + _SNAPSHOTS_STAND if was_accepted else "")
+        SampleEvent.objects.create(sample=sample, actor=user, kind=Event.UNDONE, detail=record)
+    sample.refresh_from_db()
+    return {"sample": sample, "message": message}
 
 
 def mark_identifying(user: Any, sample: Sample, identifying: bool, note: str = "") -> Sample:

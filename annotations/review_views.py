@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from annotations import drafting_services, review_selectors, review_services
 from annotations.filters import SampleFilter
 from annotations.models import Dataset, DraftingRun, FieldFrequencyAnalysis, Sample
-from annotations.schema import FIELD_GUIDELINES, FIELDS
+from annotations.schema import FIELD_GUIDELINES, FIELDS, LESION_TYPE_GROUPS, LESION_TYPES, split_lesion_types
 from webapp import audit
 from webapp.models import AccessEvent
 from webapp.params import int_or_none
@@ -25,7 +25,8 @@ from webapp.roles import ADMIN, has_role, role_required
 def queue(request: HttpRequest) -> HttpResponse:
     dataset = Dataset.objects.filter(pk=int_or_none(request.GET.get("dataset"))).first()
     context = {"counts": review_selectors.queue_counts(dataset), "datasets": Dataset.objects.all(),
-               "dataset": dataset, "waiting": review_selectors.waiting_for(request.user)}
+               "dataset": dataset, "waiting": review_selectors.waiting_for(request.user, dataset),
+               "recent": review_selectors.recent_actions(request.user, limit=5)}
     if has_role(request.user, ADMIN):
         context["runs"] = [(run, drafting_services.run_progress(run))
                            for run in review_selectors.drafting_runs(dataset)[:20]]
@@ -46,31 +47,66 @@ def next_sample(request: HttpRequest) -> HttpResponse:
     preview or prefetch must never take a sample out of the queue."""
     dataset = Dataset.objects.filter(pk=int_or_none(request.POST.get("dataset") or request.GET.get("dataset"))).first()
     if request.method == "GET":
-        return render(request, "annotations/review_next.html", {"dataset": dataset})
+        return render(request, "annotations/review_next.html", {
+            "dataset": dataset, "datasets": Dataset.objects.all(),
+            "waiting": review_selectors.waiting_for(request.user, dataset)})
     sample = review_services.claim_next(request.user, dataset=dataset)
     if sample is None:
-        messages.info(request, "Nothing is waiting for review right now.")
-        return redirect("review-queue")
+        messages.info(request, f"Nothing is waiting for review in {dataset.name} right now." if dataset
+                      else "Nothing is waiting for review right now.")
+        return redirect(reverse("review-queue") + (f"?dataset={dataset.pk}" if dataset else ""))
     audit.record(request, AccessEvent.Action.REVIEW_CLAIM, sample)
-    return redirect("review-sample", sample_id=sample.pk)
+    # The chosen dataset travels with the reviewer, so "Next" on the sample page stays in it.
+    return redirect(reverse("review-sample", args=[sample.pk]) + (f"?dataset={dataset.pk}" if dataset else ""))
 
 
 @role_required()
 def review_sample(request: HttpRequest, sample_id: int) -> HttpResponse:
     sample = get_object_or_404(Sample.objects.select_related("dataset", "claimed_by"), pk=sample_id)
-    detail = review_selectors.review_detail(sample)
+    detail = review_selectors.review_detail(sample, is_admin=has_role(request.user, ADMIN))
     caption = detail["caption"] or {}
-    fields = [{"name": f, "label": f.replace("_", " "), "help": FIELD_GUIDELINES[f], "value": caption.get(f, "")}
-              for f in FIELDS]
+    cited = (detail["recheck"] or {}).get("cited", {})
+    fields = [{"name": f, "label": f.replace("_", " "), "help": FIELD_GUIDELINES[f], "value": caption.get(f, ""),
+               "cited": cited.get(f, [])} for f in FIELDS]
+    known, unknown = split_lesion_types(caption.get("lesion_type", ""))
+    # The lesion-type chips: the vocabulary in its two groups; the first nine carry the digit that toggles them.
+    chips = {group: [{"term": t, "on": t in known, "key": LESION_TYPES.index(t) + 1 if LESION_TYPES.index(t) < 9
+                      else None} for t in terms] for group, terms in LESION_TYPE_GROUPS.items()}
+    dataset = Dataset.objects.filter(pk=int_or_none(request.GET.get("dataset"))).first()
     # Editable when it waits for review and nobody else holds it; the page's first heartbeat takes the claim.
     mine = detail["reviewable"] and (detail["claimed_by"] is None or detail["claimed_by"] == request.user)
     audit.record(request, AccessEvent.Action.SAMPLE_VIEW, sample)
     return render(request, "annotations/review_sample.html", {
         **detail, "fields": fields, "reject_reasons": review_services.REJECT_REASONS, "mine": mine,
+        "chips": chips, "unknown_types": unknown, "next_dataset": dataset,
+        "waiting": review_selectors.waiting_for(request.user, dataset),
         "config": json.dumps({"sampleId": sample.pk, "version": sample.caption_version, "mine": mine,
                               "fields": list(FIELDS), "leaseSeconds": int(review_services.LEASE.total_seconds()),
-                              "csrf": get_token(request), "nextUrl": reverse("review-next")}),
+                              "csrf": get_token(request), "nextUrl": reverse("review-next"),
+                              "lesionTypes": list(LESION_TYPES), "selectedTypes": known + unknown}),
     })
+
+
+@role_required()
+def recent(request: HttpRequest) -> HttpResponse:
+    """My recent reviews: the reviewer's last 20 actions with links, and undo of the last one."""
+    return render(request, "annotations/review_recent.html", {
+        "rows": review_selectors.recent_actions(request.user),
+        "window_minutes": int(review_selectors.UNDO_WINDOW.total_seconds() // 60)})
+
+
+@role_required()
+@require_POST
+def undo(request: HttpRequest) -> HttpResponse:
+    event_id = int_or_none(request.POST.get("event"))
+    try:
+        result = review_services.undo(request.user, event_id or 0)
+    except review_services.ReviewError as exc:
+        messages.error(request, str(exc))
+        return redirect("review-recent")
+    audit.record(request, AccessEvent.Action.REVIEW_UNDO, result["sample"], undo=event_id)
+    messages.success(request, result["message"])
+    return redirect("review-sample", sample_id=result["sample"].pk)
 
 
 @role_required(ADMIN)
@@ -98,21 +134,6 @@ def start_run(request: HttpRequest) -> HttpResponse:
         return redirect("review-queue")
     audit.record_drafting(request, AccessEvent.Action.DRAFTING_RUN_CREATE, run, run.jobs.count())
     return redirect("drafting-run", run_id=run.pk)
-
-
-@role_required(ADMIN)
-def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
-    run = get_object_or_404(DraftingRun.objects.select_related("dataset"), pk=run_id)
-    if request.method == "POST":
-        if request.POST.get("action") == "cancel":
-            drafting_services.cancel_run(run)
-        elif request.POST.get("action") == "resume":
-            requeued = drafting_services.resume_run(run)
-            audit.record_drafting(request, AccessEvent.Action.DRAFTING_RESUME, run, requeued)
-        return redirect("drafting-run", run_id=run.pk)
-    failed = run.jobs.filter(state="failed").select_related("sample")[:50]
-    return render(request, "annotations/drafting_run.html",
-                  {"run": run, "progress": drafting_services.run_progress(run), "failed": failed})
 
 
 @role_required(ADMIN)

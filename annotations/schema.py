@@ -30,10 +30,12 @@ __all__ = [
     "FIELDS",
     "FIELD_GUIDELINES",
     "LESION_TYPES",
+    "LESION_TYPE_GROUPS",
     "LESION_TYPE_SYNONYMS",
     "Caption",
     "CaptionError",
     "normalize_lesion_types",
+    "split_lesion_types",
     "parse_caption",
     "serialize_caption",
     "empty_caption",
@@ -90,6 +92,13 @@ LESION_TYPES: tuple[str, ...] = (
     "scar", "eschar", "sclerosis",
 )
 
+#: The vocabulary in its two groups, as the review page shows it (chips under two headings).
+LESION_TYPE_GROUPS: dict[str, tuple[str, ...]] = {
+    "primary": LESION_TYPES[:16],
+    "secondary": LESION_TYPES[16:],
+}
+assert sum(LESION_TYPE_GROUPS.values(), ()) == LESION_TYPES
+
 #: Variant spellings, plurals and lay words -> canonical type. Canonical names map to themselves
 #: implicitly; regular "-s" plurals are handled by :func:`_canonical_type`.
 LESION_TYPE_SYNONYMS: dict[str, str] = {
@@ -128,7 +137,12 @@ _LESION_TYPE_SET = frozenset(LESION_TYPES)
 
 
 class CaptionError(ValueError):
-    """A caption that does not follow the schema; the message says exactly what is wrong."""
+    """A caption that does not follow the schema; the message says exactly what is wrong. ``field`` names
+    the caption field at fault when there is one, so a form can show the message next to it."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -183,23 +197,42 @@ def _canonical_type(word: str) -> str | None:
 def normalize_lesion_types(value: str) -> str:
     """Canonical form of a ``lesion_type`` value; raises CaptionError on a word outside the vocabulary."""
     if not isinstance(value, str):
-        raise CaptionError(f"lesion_type must be a string, got {type(value).__name__}")
+        raise CaptionError(f"lesion_type must be a string, got {type(value).__name__}", field="lesion_type")
     canonical: list[str] = []
     for part in _TYPE_SPLIT_RE.split(value.strip()):
         part = part.strip(" .")
         if not part:
             continue
         if part.lower() in _AMBIGUOUS_TYPES:
-            raise CaptionError(f"lesion_type: {_AMBIGUOUS_TYPES[part.lower()]}")
+            raise CaptionError(f"lesion_type: {_AMBIGUOUS_TYPES[part.lower()]}", field="lesion_type")
         name = _canonical_type(part)
         if name is None:
             raise CaptionError(
                 f"lesion_type: unknown lesion type {part!r}; choose from {', '.join(LESION_TYPES)} "
-                "(colours and other descriptors belong in their own fields)"
+                "(colours and other descriptors belong in their own fields)", field="lesion_type"
             )
         if name not in canonical:
             canonical.append(name)
     return ", ".join(canonical)
+
+
+def split_lesion_types(value: str) -> tuple[list[str], list[str]]:
+    """A stored ``lesion_type`` value as (vocabulary terms, unknown parts), in the order written; never raises.
+
+    For showing a value that may predate the vocabulary (an import, an old caption): the unknown parts are
+    shown and kept as written, so nothing is dropped silently; saving them is still refused by
+    :func:`normalize_lesion_types` with a message naming them."""
+    known: list[str] = []
+    unknown: list[str] = []
+    for part in _TYPE_SPLIT_RE.split((value or "").strip()) if isinstance(value, str) else [str(value)]:
+        part = part.strip(" .")
+        if not part:
+            continue
+        name = None if part.lower() in _AMBIGUOUS_TYPES else _canonical_type(part)
+        target, item = (known, name) if name else (unknown, part)
+        if item not in target:
+            target.append(item)
+    return known, unknown
 
 
 def _strip_fences(text: str) -> str:
@@ -247,7 +280,8 @@ def parse_caption(text_or_dict: str | Mapping[str, Any] | Caption) -> Caption:
         value = data[key]
         if not isinstance(value, str):
             raise CaptionError(
-                f"caption field {key!r} must be a string (\"\" for none), got {type(value).__name__}: {value!r}"
+                f"caption field {key!r} must be a string (\"\" for none), got {type(value).__name__}: {value!r}",
+                field=key,
             )
         values[key] = value.strip()
     values["lesion_type"] = normalize_lesion_types(values["lesion_type"])

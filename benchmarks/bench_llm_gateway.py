@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -21,6 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+# Its server listens on a random loopback port, which the egress policy refuses unless allowed.
+os.environ.setdefault("SKINFLOW_ALLOWED_ENDPOINT_HOSTS", "127.0.0.1")
 from webapp.llm import EndpointConfig, LLMError, LLMGateway, MemoryCache, SQLiteCache, user_message  # noqa: E402
 from webapp.llm_testserver import ScriptedLLMServer  # noqa: E402
 

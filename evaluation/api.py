@@ -24,14 +24,18 @@ ADMIN_ONLY_FIELDS = ("base_url", "api_key_env")
 class EvalRunSerializer(serializers.ModelSerializer):
     dataset = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.all())
     error = PublicErrorField(allow_blank=True)
+    confirm_overlap = serializers.BooleanField(
+        write_only=True, required=False, default=False,
+        help_text="Evaluate anyway when the test set holds training data (the train split, or all splits); "
+                  "without it such a run is refused with 400 and the count.")
 
     class Meta:
         model = EvalRun
         fields = ["id", "name", "model_name", "kind", "base_url", "endpoint_model", "api_key_env", "dataset",
                   "test_set", "split", "sample_size", "seed", "k", "judge_repeats", "max_concurrency", "uses_dve",
-                  "uses_stage1", "price_prompt_per_mtok", "price_completion_per_mtok", "fresh_answers", "status",
-                  "error", "metrics", "created_at", "finished_at"]
-        read_only_fields = ["kind", "status", "error", "metrics", "created_at", "finished_at"]
+                  "uses_stage1", "price_prompt_per_mtok", "price_completion_per_mtok", "fresh_answers", "confirm_overlap",
+                  "status", "error", "metrics", "overlap", "lineage", "created_at", "finished_at"]
+        read_only_fields = ["kind", "status", "error", "metrics", "overlap", "lineage", "created_at", "finished_at"]
         # As on the form: an empty test set is named after the dataset.
         extra_kwargs = {"test_set": {"required": False, "allow_blank": True},
                         "base_url": {"help_text": "OpenAI-compatible base URL (endpoint runs); shown to admins only."},

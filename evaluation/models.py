@@ -80,6 +80,12 @@ class EvalRun(models.Model):
         "broker was down); empty for runs driven from the command line, which the reaper leaves alone.")
     worker = models.CharField(max_length=200, blank=True, help_text="The worker process working on the run "
                               "now (hostname:pid); empty between tasks. Its heartbeat tells a slow run from a lost one.")
+    overlap = models.JSONField(
+        default=dict, blank=True, help_text='Test samples that are training data, found when the run was created: '
+        '{"count", "train_split", "snapshots", "confirmed", "note"} (see evaluation/overlap.py); empty when none.')
+    lineage = models.JSONField(
+        default=dict, blank=True, help_text="Where a local checkpoint came from, as the training app passed it in "
+        '(e.g. {"training_run", "training_run_url", "stage", "step", "snapshot", "parents": [...]}); shown on the report.')
 
     class Meta:
         ordering = ["-created_at"]
@@ -112,11 +118,18 @@ class EvalItem(models.Model):
     completion_tokens = models.PositiveIntegerField(default=0)
     inference_error = models.TextField(blank=True)
     answered_at = models.DateTimeField(null=True, blank=True, help_text="When the model's answer was stored.")
+    # The verdicts that count (judge majority per rank, a dermatologist's overrule replacing it), stored
+    # with the metrics (evaluation/verdict_services.py) so that the per-sample browser filters in SQL.
+    top1_category = models.CharField(max_length=20, blank=True, help_text="The rank-1 prediction's counting "
+                                     "category; empty until the item is judged in every repeat.")
+    safety_critical = models.BooleanField(default=False, help_text="Some prediction is safety-critical.")
+    overruled = models.BooleanField(default=False, help_text="A dermatologist's standing verdict counts on it.")
 
     class Meta:
         ordering = ["run", "position", "id"]
         constraints = [models.UniqueConstraint(fields=["run", "external_id"], name="evalitem_unique_external_id")]
-        indexes = [models.Index(fields=["run", "inferred"])]
+        indexes = [models.Index(fields=["run", "inferred"]), models.Index(fields=["run", "top1_category"]),
+                   models.Index(fields=["run", "safety_critical"])]
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.external_id}"
@@ -202,6 +215,39 @@ class RewardValidation(models.Model):
         constraints = [models.UniqueConstraint(fields=["study", "model_name"], name="rewardvalidation_unique_model")]
 
 
+class RewardValidationJob(models.Model):
+    """Reward validation started from its page: the uploaded caption rows, scored by a worker
+    (``evaluation.tasks.reward_validation_job``); the results become :class:`RewardValidation` rows."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        RUNNING = "running", "running"
+        DONE = "done", "done"
+        FAILED = "failed", "failed"
+
+    FINISHED = (Status.DONE, Status.FAILED)
+
+    study = models.CharField(max_length=200, default="default")
+    k = models.PositiveSmallIntegerField(default=1, help_text="Accuracy is Top-k of the caption-only diagnosis.")
+    rows = models.JSONField(default=list, help_text="The uploaded lines (model, id, label, caption, reference_caption).")
+    filename = models.CharField(max_length=255, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    models_stored = models.JSONField(default=list, blank=True, help_text="Model names stored when done.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"reward validation {self.id} ({self.study})"
+
+
 class AttentionAnalysis(models.Model):
     """Section 4.4 for one local checkpoint: the attention of the final diagnostic token over the
     image tokens of N test images, as heatmaps and a histogram in the paper's bins."""
@@ -225,7 +271,12 @@ class AttentionAnalysis(models.Model):
     error = models.TextField(blank=True)
     histogram = models.JSONField(default=dict, blank=True, help_text='{"labels", "counts", "shares", "images"}')
     maps = models.JSONField(default=list, blank=True, help_text='[{"sample_id", "file", "image_mass", "answer"}]')
+    total = models.PositiveIntegerField(default=0, help_text="Images to analyse (known once the worker starts).")
+    done = models.PositiveIntegerField(default=0, help_text="Images analysed so far.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -19,18 +19,19 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from evaluation.metrics import COUNT_KEYS  # noqa: E402
 
-# One colour per category, shared with the per-sample page (style.css .cat-*).
+# One colour per category, the same as the .cat-* rules of webapp/style.css (chips, sample cards, the
+# browser's legend): a category looks the same in a plot and on a page (evaluation/tests/test_eval_colours.py).
 CATEGORY_COLOURS: dict[str, str] = {
     "exact": "#1f7a4d",
     "subclass": "#3fa36b",
-    "parent_close": "#7cc08f",
-    "parent_coarse": "#b9dfc1",
-    "parent_broad": "#f2c879",
-    "sibling": "#e89a4f",
+    "parent_close": "#5fae78",
+    "parent_coarse": "#8cbf96",
+    "parent_broad": "#c9962e",
+    "sibling": "#d9782d",
     "safety_critical": "#b42318",
-    "unrelated": "#98a2b3",
+    "unrelated": "#7a8699",
     "invalid": "#475467",
-    "missing": "#e4e7ec",
+    "missing": "#b0b7c3",
 }
 
 

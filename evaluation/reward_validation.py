@@ -17,7 +17,7 @@ import asyncio
 from collections import defaultdict
 from dataclasses import dataclass
 from statistics import fmean
-from typing import Any, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 from annotations.schema import CaptionError, parse_caption
 from evaluation.diagnosis import diagnosis_prompt, parse_diagnosis
@@ -71,8 +71,10 @@ async def avalidate(
     k: int = 1,
     role: str = "diagnoser",
     concurrency: int = 8,
+    on_row: Callable[[], None] | None = None,
 ) -> list[ModelValidation]:
-    """One :class:`ModelValidation` per model in ``rows`` (in first-seen order)."""
+    """One :class:`ModelValidation` per model in ``rows`` (in first-seen order). ``on_row`` is called
+    (in the event loop: it must not block) after each row is scored, for a progress count."""
     rows = list(rows)
     limit = asyncio.Semaphore(concurrency)
 
@@ -81,6 +83,8 @@ async def avalidate(
             score = await scorer.ascore(row.caption if isinstance(row.caption, str) else _json(row.caption),
                                         row.reference_caption)
             correct = await _diagnose(row, gateway, judge, k, role)
+            if on_row is not None:
+                on_row()
             return float(score.caption_reward), correct
 
     outcomes = await asyncio.gather(*(one(r) for r in rows))

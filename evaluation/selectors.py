@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Coalesce, Greatest
 
 from evaluation import baselines as baselines_core
@@ -316,3 +317,239 @@ def overrule_log(run: EvalRun) -> list[dict[str, Any]]:
 
 def reward_validation(study: str = "default") -> list[RewardValidation]:
     return list(RewardValidation.objects.filter(study=study).order_by("caption_reward"))
+
+
+# --------------------------------------------------------------------------------------------------
+# Leaderboard with n, intervals and the safety-critical rate (issue 13)
+
+
+def wilson_interval(share: float | None, n: int | None, z: float = 1.959964) -> list[float] | None:
+    """95 % Wilson score interval of a proportion ``share`` of ``n`` trials (None without trials).
+
+    Used for the image-blind baselines, whose answer per sample is fixed (a plain binomial share);
+    the models' intervals are the stored percentile bootstrap over samples (``metrics.top_k_ci95``),
+    which also carries the judge repeats' spread."""
+    if share is None or not n:
+        return None
+    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((share * (1 - share) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return [max(0.0, centre - half), min(1.0, centre + half)]
+
+
+def _board_cell(cell: dict[str, Any], k: int) -> dict[str, Any]:
+    """A leaderboard cell with n, the per-k interval and the safety-critical rate of its run."""
+    run = cell["run"]
+    m = (run.metrics or {}) if run is not None else {}
+    cis = list(m.get("top_k_ci95") or [])[:k]
+    cell = dict(cell)
+    cell["n"] = m.get("n")
+    cell["values"] = [{"k": j, "mean": v, "ci": cis[j - 1] if j - 1 < len(cis) else None}
+                      for j, v in enumerate(cell["top_k"], start=1)]
+    cell["safety_critical_rate"] = m.get("safety_critical_rate")
+    return cell
+
+
+def leaderboard_table(k: int = 6) -> dict[str, Any]:
+    """:func:`leaderboard` for the index page: every model cell with n, Top-1..Top-K and their 95 %
+    intervals (bootstrap, from the run's metrics) and the safety-critical rate; every baseline cell with
+    the n of the run it comes from and Wilson intervals."""
+    board = leaderboard(k)
+    for row in board["rows"]:
+        row["cells"] = [_board_cell(c, k) for c in row["cells"]]
+    for row in board["baseline_rows"]:
+        cells = []
+        for cell in row["cells"]:
+            run = cell["run"]
+            n = ((run.metrics or {}).get("baselines") or {}).get("n") if run is not None else None
+            cells.append({**cell, "n": n, "safety_critical_rate": None,
+                          "values": [{"k": j, "mean": v, "ci": wilson_interval(v, n)}
+                                     for j, v in enumerate(cell["top_k"], start=1)]})
+        row["cells"] = cells
+    return board
+
+
+# --------------------------------------------------------------------------------------------------
+# Per-sample browser, safety-critical gallery, confusions (the verdicts stored on the items)
+
+VERDICT_GROUPS: dict[str, tuple[str, ...]] = {
+    "parent": ("parent_close", "parent_coarse", "parent_broad"),
+    "wrong": ("unrelated", "invalid", "missing"),
+}
+
+
+def verdict_choices() -> list[tuple[str, str]]:
+    """The values of the browser's verdict filter: each judge category, two families, "not judged"."""
+    from evaluation.judge import CATEGORIES
+
+    return ([(c, c.replace("_", " ")) for c in CATEGORIES]
+            + [("parent", "parent (any)"), ("wrong", "wrong (unrelated, invalid, missing)"),
+               ("not_judged", "not judged yet")])
+
+
+def browse_items(run: EvalRun, *, verdict: str = "", safety: bool = False, overruled: bool = False,
+                 label: str = "", top1: str = "") -> QuerySet[EvalItem]:
+    """The items of ``run`` matching the browser's filters, in test-set order. ``verdict`` is the
+    top-1 prediction's counting category (a category, a family of :data:`VERDICT_GROUPS` or
+    ``not_judged``); ``safety``: some prediction is safety-critical; ``overruled``: a dermatologist's
+    verdict counts; ``top1``: the top-1 prediction's name (case-insensitive)."""
+    items = run.items.select_related("sample").order_by("position", "id")
+    if verdict == "not_judged":
+        items = items.filter(top1_category="")
+    elif verdict in VERDICT_GROUPS:
+        items = items.filter(top1_category__in=VERDICT_GROUPS[verdict])
+    elif verdict:
+        items = items.filter(top1_category=verdict)
+    if safety:
+        items = items.filter(safety_critical=True)
+    if overruled:
+        items = items.filter(overruled=True)
+    if label:
+        items = items.filter(reference=label)
+    if top1:
+        items = items.filter(predictions__0__iexact=top1)
+    return items
+
+
+def run_labels(run: EvalRun) -> list[str]:
+    labels = run.items.order_by().values_list("reference", flat=True).distinct()
+    return sorted(set(labels), key=str.casefold)
+
+
+def verdict_counts(run: EvalRun) -> dict[str, int]:
+    """How many items have each top-1 verdict, plus ``safety`` and ``overruled`` (the filter's counts)."""
+    counts = {row["top1_category"]: row["n"] for row in
+              run.items.order_by().values("top1_category").annotate(n=Count("id"))}
+    out = dict(counts)
+    out["not_judged"] = counts.get("", 0)
+    for group, members in VERDICT_GROUPS.items():
+        out[group] = sum(counts.get(m, 0) for m in members)
+    flags = run.items.aggregate(safety=Count("id", filter=Q(safety_critical=True)),
+                                overruled=Count("id", filter=Q(overruled=True)))
+    return {**out, **flags}
+
+
+def _majority(categories: list[str]) -> str:
+    """Most frequent category; the earliest of the tied wins (the judge's repeat order, as judge_majority)."""
+    first = categories[0]
+    if all(c == first for c in categories):  # one repeat, or repeats that agree: most items of a run
+        return first
+    counts = Counter(categories)
+    best = max(counts.values())
+    return next(c for c in categories if counts[c] == best)
+
+
+def item_categories(run: EvalRun, item_ids: Iterable[int] | None = None, *, item_model: Any = None,
+                    judgement_model: Any = None, overrule_model: Any = None) -> tuple[dict[int, list[str]], set[int]]:
+    """The category that counts at each rank of each item judged in every repeat (the judge's majority
+    over the repeats, replaced by the winning dermatologist's overrule; a judged answer with no
+    predictions is ``["invalid"]``), and the ids of the items a dermatologist's verdict counts on.
+
+    Reads only the category of each verdict (not the rationales). Items not judged in every repeat are
+    left out. The model arguments serve the migration that fills the stored verdicts."""
+    judgement_model = judgement_model or Judgement
+    overrule_model = overrule_model or Overrule
+    judgements = judgement_model.objects.filter(item__run_id=run.id, repeat__lt=run.judge_repeats)
+    overrules = overrule_model.objects.filter(item__run_id=run.id)
+    if item_ids is not None:
+        item_ids = list(item_ids)
+        judgements, overrules = judgements.filter(item_id__in=item_ids), overrules.filter(item_id__in=item_ids)
+    # As text (->>), not JSON: no json.loads per value, which dominated on a 16k-item run.
+    ranks = {f"c{j}": KeyTextTransform("category", KeyTransform(str(j), "verdicts")) for j in range(run.k)}
+    per_item: dict[int, dict[int, list[str]]] = defaultdict(dict)
+    for item_id, repeat, *cats in judgements.annotate(**ranks).values_list("item_id", "repeat", *ranks):
+        per_item[item_id][repeat] = [c or "missing" for c in cats[:len(cats) - _trailing_none(cats)]]
+    winners: dict[int, dict[int, str]] = defaultdict(dict)
+    for (item_id, rank), row in winning_overrules(_standing(overrules.order_by("created_at", "id"))).items():
+        winners[item_id][rank] = row.category
+    out: dict[int, list[str]] = {}
+    for item_id, repeats in per_item.items():
+        if len(repeats) < run.judge_repeats:
+            continue
+        n = max(len(cats) for cats in repeats.values())
+        if n == 0:
+            out[item_id] = ["invalid"]
+            continue
+        mine = winners.get(item_id, {})  # .get: a defaultdict lookup would mark every item as overruled
+        out[item_id] = [mine.get(rank) or _majority([repeats[r][rank - 1] for r in sorted(repeats)
+                                                     if len(repeats[r]) >= rank])
+                        for rank in range(1, n + 1)]
+    return out, set(winners)
+
+
+def _trailing_none(values: list[Any]) -> int:
+    n = 0
+    for value in reversed(values):
+        if value is not None:
+            break
+        n += 1
+    return n
+
+
+def safety_cards(run: EvalRun, items: Iterable[EvalItem]) -> list[dict[str, Any]]:
+    """Gallery cards: the item, its reference and each safety-critical prediction with its rank."""
+    items = list(items)
+    categories, _ = item_categories(run, [i.id for i in items])
+    cards = []
+    for item in items:
+        names = [{"rank": rank, "name": name} for rank, (name, cat) in
+                 enumerate(zip(item.predictions[: run.k], categories.get(item.id, [])), start=1)
+                 if cat == "safety_critical"]
+        cards.append({"item": item, "predictions": names})
+    return cards
+
+
+def confusions(run: EvalRun, *, include_credited: bool = False) -> list[dict[str, Any]]:
+    """The reference → top-1 prediction pairs of ``run``, most frequent first, for judged items whose
+    top-1 is not exact (with ``include_credited=False`` also leaving out subclass and parent credit).
+
+    Names are grouped case-insensitively (the most frequent spelling is shown); each pair carries its
+    count, the share of the reference's judged items, its categories (counted) and a few items
+    (``item_ids``: id and external id)."""
+    excluded = {"", "exact"} if include_credited else {"", "exact", "subclass", *VERDICT_GROUPS["parent"]}
+    per_reference: Counter[str] = Counter()
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    rows = run.items.exclude(top1_category="").order_by("position", "id").values_list(
+        "id", "external_id", "reference", "predictions", "top1_category")
+    for item_id, external_id, reference, predictions, category in rows:
+        per_reference[reference] += 1
+        if category in excluded:
+            continue
+        top1 = predictions[0] if predictions else ""
+        key = (reference, top1.strip().casefold())
+        group = groups.setdefault(key, {"reference": reference, "spellings": Counter(), "categories": Counter(),
+                                        "count": 0, "item_ids": []})
+        group["count"] += 1
+        group["spellings"][top1] += 1
+        group["categories"][category] += 1
+        if len(group["item_ids"]) < 5:
+            group["item_ids"].append({"id": item_id, "external_id": external_id})
+    out = []
+    for group in groups.values():
+        out.append({
+            "reference": group["reference"], "prediction": group["spellings"].most_common(1)[0][0],
+            "count": group["count"], "share": group["count"] / per_reference[group["reference"]],
+            "category": group["categories"].most_common(1)[0][0],
+            "categories": group["categories"].most_common(), "item_ids": group["item_ids"],
+        })
+    out.sort(key=lambda g: (-g["count"], g["reference"].casefold(), g["prediction"].casefold()))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Jobs started from the reward-validation and attention pages (polled through live.js)
+
+
+def reward_job_progress(job: Any, *, is_admin: bool = False) -> dict[str, Any]:
+    """A reward-validation job's status, counts and percent; the error redacted for non-admins."""
+    return {"id": job.id, "kind": "reward_validation", "status": job.status, "done": job.done, "total": job.total,
+            "percent": round(100 * job.done / job.total, 1) if job.total else 0.0,
+            "finished": job.status in ("done", "failed"), "study": job.study, "models": job.models_stored,
+            "error": error_for(job.error, is_admin=is_admin)}
+
+
+def attention_progress(analysis: Any, *, is_admin: bool = False) -> dict[str, Any]:
+    """An attention analysis's status and images done of total; the error redacted for non-admins."""
+    return {"id": analysis.id, "kind": "attention", "name": analysis.name, "status": analysis.status,
+            "done": analysis.done, "total": analysis.total or analysis.sample_size,
+            "percent": round(100 * analysis.done / analysis.total, 1) if analysis.total else 0.0,
+            "finished": analysis.status in ("done", "failed"), "error": error_for(analysis.error, is_admin=is_admin)}

@@ -44,6 +44,15 @@ class EvalError(ValueError):
     """A request the evaluation app cannot carry out; the message says what to change."""
 
 
+class OverlapNotConfirmed(EvalError):
+    """The test set holds training data and the caller did not confirm evaluating it anyway."""
+
+    def __init__(self, overlap: Any) -> None:
+        self.overlap = overlap
+        super().__init__(f"{overlap.note()} Choose the test split, or confirm that you want to evaluate "
+                         "training data anyway (the report will carry this warning).")
+
+
 # --------------------------------------------------------------------------------------------------
 # Test sets and runs
 
@@ -90,8 +99,18 @@ def create_run(
     fresh_answers: bool = False,
     user: Any = None,
     start: bool = True,
+    confirm_overlap: bool = False,
+    training_sample_ids: Iterable[int] | None = None,
+    lineage: Mapping[str, Any] | None = None,
 ) -> EvalRun:
-    """Create a run with one item per test sample, and (with ``start``) enqueue it after commit."""
+    """Create a run with one item per test sample, and (with ``start``) enqueue it after commit.
+
+    A test set that holds training data (:mod:`evaluation.overlap`: the train split, or the
+    ``training_sample_ids`` of the snapshots that trained the evaluated checkpoint, which the training
+    app passes in) is refused with :class:`OverlapNotConfirmed` unless ``confirm_overlap``; a confirmed
+    overlap is stored on the run (``overlap``) and shown on its report. ``lineage`` (a JSON object the
+    training app builds for a local checkpoint) is stored as given and shown on the report.
+    """
     if k < 1:
         raise EvalError("K must be at least 1")
     if judge_repeats < 1:
@@ -105,8 +124,14 @@ def create_run(
     if not samples:
         raise EvalError(f"the test set is empty: {dataset.name} has no images in split {split or 'any'!r} "
                         "that are not excluded from evaluation")
+    from evaluation.overlap import find_overlap
+
+    overlap = find_overlap(samples, training_sample_ids)
+    if overlap.any and not confirm_overlap:
+        raise OverlapNotConfirmed(overlap)
     with transaction.atomic():
         run = EvalRun.objects.create(
+            overlap=overlap.as_dict(confirmed=confirm_overlap), lineage=dict(lineage or {}),
             name=name, model_name=model_name, kind=kind, base_url=base_url, endpoint_model=endpoint_model,
             api_key_env=api_key_env, checkpoint=checkpoint, max_concurrency=max_concurrency, dataset=dataset,
             test_set=test_set or dataset.name, split=split, sample_size=sample_size, seed=seed, k=k,
@@ -541,9 +566,10 @@ def _flush_tokens(run: EvalRun, recorder: _TokenRecorder) -> None:
 # Metrics and overrules
 
 
-def recompute_metrics(run: EvalRun) -> dict[str, Any]:
+def recompute_metrics(run: EvalRun, changed_items: list[int] | None = None) -> dict[str, Any]:
     """Compute and store ``run``'s metrics from the stored verdicts (overrules applied), with the
-    image-blind baselines on the same samples (``metrics["baselines"]``, see :func:`run_baselines`)."""
+    image-blind baselines on the same samples (``metrics["baselines"]``, see :func:`run_baselines`),
+    and the per-item verdicts (of ``changed_items`` only, when the caller knows which changed)."""
     from evaluation import selectors
 
     samples = selectors.sample_results(run)
@@ -554,6 +580,10 @@ def recompute_metrics(run: EvalRun) -> dict[str, Any]:
         report["baselines"] = run_baselines(run, [s.reference for s in samples], report["top_k"])
     EvalRun.objects.filter(id=run.id).update(metrics=report)
     run.metrics = report
+    # The per-item verdicts the browser filters by, from the same stored verdicts and overrules.
+    from evaluation.verdict_services import store_item_verdicts
+
+    store_item_verdicts(run, changed_items)
     return report
 
 
@@ -616,7 +646,7 @@ def overrule(item: EvalItem, rank: int, category: str, user: Any, note: str = ""
         EvalRun.objects.select_for_update().filter(pk=item.run_id).first()
         obj = Overrule.objects.create(item=item, rank=rank, category=category, judge_category=majority or "",
                                       note=note, user=user)
-        recompute_metrics(item.run)
+        recompute_metrics(item.run, changed_items=[item.id])
     return obj
 
 
@@ -634,7 +664,7 @@ def withdraw_overrule(item: EvalItem, rank: int, user: Any, note: str = "") -> O
                             "verdict can withdraw it. To disagree with a colleague, save your own verdict.")
         obj = Overrule.objects.create(item=item, rank=rank, category="", withdrawn=True,
                                       judge_category=judge_majority(item, rank) or "", note=note, user=user)
-        recompute_metrics(item.run)
+        recompute_metrics(item.run, changed_items=[item.id])
     return obj
 
 

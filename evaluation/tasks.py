@@ -75,3 +75,10 @@ def local_attention(analysis_id: int) -> None:
     from evaluation import attention_services
 
     attention_services.run_analysis(analysis_id)
+
+
+@app.task(name="evaluation.tasks.reward_validation_job", **DB_RETRY)
+def reward_validation_job(job_id: int) -> None:
+    from evaluation import reward_validation_services
+
+    reward_validation_services.run_job(job_id)

@@ -5,18 +5,22 @@ through selectors, writes through services."""
 from __future__ import annotations
 
 
+from typing import Any
+from urllib.parse import quote
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from evaluation import metrics as metrics_core
-from evaluation import plots, selectors, services
+from evaluation import plots, reward_validation_services, selectors, services
 from evaluation.baselines import BASELINES
-from evaluation.forms import OverruleForm, RunForm
-from evaluation.models import EvalItem, EvalRun
+from evaluation.forms import AttentionForm, OverruleForm, RewardValidationForm, RunForm, SampleFilterForm
+from evaluation.models import EvalItem, EvalRun, RewardValidation, RewardValidationJob
 from webapp import audit
 from webapp.csv_export import SafeWriter
 from webapp.models import AccessEvent
@@ -35,7 +39,7 @@ def _svg(data: bytes) -> HttpResponse:
 @role_required()
 def index(request: HttpRequest) -> HttpResponse:
     return render(request, "evaluation/index.html", {
-        "board": selectors.leaderboard(K_DEFAULT),
+        "board": selectors.leaderboard_table(K_DEFAULT),
         "runs": EvalRun.objects.select_related("dataset")[:100],
     })
 
@@ -53,20 +57,21 @@ def leaderboard_csv(request: HttpRequest) -> HttpResponse:
     audit.record(request, AccessEvent.Action.EVAL_EXPORT, export="leaderboard.csv")
     writer = SafeWriter(response)
     writer.writerow(["model", "test_set", "run_id", "n"] + [f"top{j}" for j in range(1, board["k"] + 1)]
-                    + ["below_baseline"])
+                    + ["below_baseline", "safety_critical_rate"])
     for row in board["rows"]:
         for ts, cell in zip(board["test_sets"], row["cells"]):
             if cell["run"] is not None:
+                rate = cell["run"].metrics.get("safety_critical_rate")
                 writer.writerow([row["model"], ts, cell["run"].id, cell["run"].metrics.get("n")]
                                 + [f"{100 * v:.2f}" if v is not None else "" for v in cell["top_k"]]
-                                + [cell["below_text"]])
+                                + [cell["below_text"], f"{100 * rate:.2f}" if rate is not None else ""])
     # The image-blind baselines of each test set (from the run named in run_id).
     for row in board["baseline_rows"]:
         for ts, cell in zip(board["test_sets"], row["cells"]):
             if cell["run"] is not None:
                 writer.writerow([f"baseline: {BASELINES[row['key']].lower()}", ts, cell["run"].id,
                                  cell["run"].metrics.get("n")]
-                                + [f"{100 * v:.2f}" if v is not None else "" for v in cell["top_k"]] + [""])
+                                + [f"{100 * v:.2f}" if v is not None else "" for v in cell["top_k"]] + ["", ""])
     return response
 
 
@@ -77,6 +82,10 @@ def run_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             run = services.create_run(**form.run_kwargs(), user=request.user)
+        except services.OverlapNotConfirmed as exc:
+            # Nothing started: the warning sits at the top and beside the box that confirms it.
+            form.add_error(None, str(exc))
+            form.add_error("confirm_overlap", f"Tick this to evaluate the {exc.overlap.count} training sample(s) anyway.")
         except services.EvalError as exc:
             form.add_error(None, str(exc))
         else:
@@ -98,10 +107,12 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         ci = (m.get("top_k_ci95") or [None] * (j + 1))[j]
         top.append({"k": j + 1, "mean": value, "std": m["top_k_std"][j], "ci": ci})
     others = EvalRun.objects.filter(status=EvalRun.Status.DONE).exclude(id=run.id).filter(test_set=run.test_set)
+    progress = selectors.progress(run, is_admin=has_role(request.user, ADMIN))
     return render(request, "evaluation/run_detail.html", {
         "run": run, "m": m, "top": top, "ranks": ranks, "count_keys": metrics_core.COUNT_KEYS,
-        "progress": selectors.progress(run, is_admin=has_role(request.user, ADMIN)), "others": others,
-        "baselines": selectors.baseline_report(run),
+        "progress": progress, "progress_json": progress, "others": others,
+        "baselines": selectors.baseline_report(run), "verdict_counts": selectors.verdict_counts(run) if m else {},
+        "finished_statuses": ",".join(s for s in EvalRun.Status.values if s not in EvalRun.ACTIVE_STATUSES),
     })
 
 
@@ -196,19 +207,64 @@ def run_plot(request: HttpRequest, run_id: int, kind: str) -> HttpResponse:
     return HttpResponse(status=404)
 
 
+def _filtered(request: HttpRequest, run: EvalRun, **forced: Any) -> tuple[SampleFilterForm, Any, list[str]]:
+    """The browser's filter form, the matching items and the problems to show (bad values named)."""
+    form = SampleFilterForm(request.GET, verdicts=selectors.verdict_choices(), labels=selectors.run_labels(run))
+    form.is_valid()  # the errors are shown; the valid filters still apply
+    items = selectors.browse_items(run, **{**form.filters(), **forced})
+    return form, items, form.problems()
+
+
+def _page(request: HttpRequest, items: Any, per_page: int, problems: list[str]) -> Any:
+    paginator = Paginator(items, per_page)
+    raw = request.GET.get("page", "")
+    number = int_or_none(raw)
+    if raw and (number is None or number < 1):
+        problems.append(f"“{raw}” is not a page number; use 1, 2, … (showing page 1).")
+    number = number if number is not None and number >= 1 else 1
+    if number > paginator.num_pages:
+        problems.append(f"There is no page {number}: the list has {paginator.num_pages} page(s); showing the last.")
+    return paginator.get_page(number)
+
+
 @role_required()
 def sample_browser(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(EvalRun, pk=run_id)
-    items = run.items.select_related("sample").order_by("position", "id")
-    label = request.GET.get("label", "")
-    if label:
-        items = items.filter(reference=label)
-    page = Paginator(items, 50).get_page(request.GET.get("page"))
-    labels = run.items.order_by().values_list("reference", flat=True).distinct()
+    form, items, problems = _filtered(request, run)
+    page = _page(request, items, 48, problems)
     audit.record_samples(request, AccessEvent.Action.SAMPLE_LIST, [i.sample_id for i in page.object_list], run)
     return render(request, "evaluation/sample_browser.html", {
-        "run": run, "page": page, "label": label, "labels": sorted(set(labels), key=str.casefold),
-    })
+        "run": run, "page": page, "form": form, "problems": problems, "filters": form.filters(),
+        "counts": selectors.verdict_counts(run), "legend": selectors.verdict_choices()[:-1],
+    }, status=400 if problems else 200)
+
+
+@role_required()
+def safety_gallery(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(EvalRun, pk=run_id)
+    form, items, problems = _filtered(request, run, safety=True)
+    page = _page(request, items, 48, problems)
+    audit.record_samples(request, AccessEvent.Action.SAMPLE_LIST, [i.sample_id for i in page.object_list], run)
+    return render(request, "evaluation/safety_gallery.html", {
+        "run": run, "page": page, "cards": selectors.safety_cards(run, page.object_list), "problems": problems,
+        "form": form,
+    }, status=400 if problems else 200)
+
+
+@role_required()
+def confusions(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(EvalRun, pk=run_id)
+    credited = request.GET.get("credited", "")
+    problems = []
+    if credited not in ("", "0", "1"):
+        problems.append(f"“{credited}” is not a valid value for “credited”; use 1 (include subclass and parent "
+                        "credit) or leave it empty.")
+    rows = selectors.confusions(run, include_credited=credited == "1")
+    page = _page(request, rows, 50, problems)
+    return render(request, "evaluation/confusions.html", {
+        "run": run, "page": page, "credited": credited == "1", "problems": problems, "total": len(rows),
+        "judged": run.items.exclude(top1_category="").count(),
+    }, status=400 if problems else 200)
 
 
 def _can_overrule(request: HttpRequest) -> bool:
@@ -285,7 +341,47 @@ def reward_validation(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"study": study, "pearson": context["pearson"], "spearman": context["spearman"],
                              "models": [{"model": r.model_name, "caption_reward": r.caption_reward,
                                          "diagnostic_accuracy": r.diagnostic_accuracy, "n": r.n} for r in rows]})
-    return render(request, "evaluation/reward_validation.html", context)
+    return _reward_page(request, context, RewardValidationForm(initial={"study": study}))
+
+
+def _reward_page(request: HttpRequest, context: dict, form: RewardValidationForm, status: int = 200) -> HttpResponse:
+    is_admin = has_role(request.user, ADMIN)
+    jobs = [{"job": job, "progress": selectors.reward_job_progress(job, is_admin=is_admin)}
+            for job in RewardValidationJob.objects.all()[:10]]
+    studies = sorted(set(RewardValidation.objects.values_list("study", flat=True)) | {context["study"]})
+    return render(request, "evaluation/reward_validation.html", {**context, "form": form, "jobs": jobs,
+                                                                  "studies": studies}, status=status)
+
+
+@role_required(ADMIN)
+@require_POST
+def reward_validation_start(request: HttpRequest) -> HttpResponse:
+    form = RewardValidationForm(request.POST, request.FILES)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                if data["summary"]:
+                    stored = reward_validation_services.store_summary(data["study"], data["lines"])
+                    messages.success(request, f"Stored {len(stored)} model(s) in study “{data['study']}”.")
+                else:
+                    job = reward_validation_services.start_job(study=data["study"], k=data["k"], lines=data["lines"],
+                                                               filename=data["file"].name, user=request.user)
+                    messages.success(request, f"Reward validation {job.id} started: {job.total} caption(s); "
+                                     "progress below.")
+        except services.EvalError as exc:
+            form.add_error("file", str(exc))
+        else:
+            return redirect(f"{reverse('eval-reward-validation')}?study={quote(data['study'])}")
+    study = form.data.get("study") or "default"
+    rows = selectors.reward_validation(study)
+    return _reward_page(request, {"rows": rows, "study": study, "pearson": None, "spearman": None}, form, status=400)
+
+
+@role_required()
+def reward_validation_job(request: HttpRequest, job_id: int) -> JsonResponse:
+    job = get_object_or_404(RewardValidationJob, pk=job_id)
+    return JsonResponse(selectors.reward_job_progress(job, is_admin=has_role(request.user, ADMIN)))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -302,6 +398,40 @@ def _analyses(request: HttpRequest):
 
 @role_required()
 def attention(request: HttpRequest) -> HttpResponse:
+    return _attention_page(request, AttentionForm(initial={"split": "test"}))
+
+
+@role_required(ADMIN)
+@require_POST
+def attention_start(request: HttpRequest) -> HttpResponse:
+    from evaluation import attention_services
+
+    form = AttentionForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                analysis = attention_services.create_analysis(
+                    name=data["name"], checkpoint=data["checkpoint"], dataset=data["dataset"], split=data["split"],
+                    sample_size=data["sample_size"], seed=data["seed"], layers=data["layers"],
+                    max_new_tokens=data["max_new_tokens"], user=request.user)
+        except services.EvalError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Attention analysis “{analysis.name}” queued on the gpu queue; progress below.")
+            return redirect("eval-attention")
+    return _attention_page(request, form, status=400)
+
+
+@role_required()
+def attention_progress(request: HttpRequest, analysis_id: int) -> JsonResponse:
+    from evaluation.models import AttentionAnalysis
+
+    analysis = get_object_or_404(AttentionAnalysis, pk=analysis_id)
+    return JsonResponse(selectors.attention_progress(analysis, is_admin=has_role(request.user, ADMIN)))
+
+
+def _attention_page(request: HttpRequest, form: AttentionForm, status: int = 200) -> HttpResponse:
     from evaluation.attention import HIST_LABELS
     from evaluation.models import AttentionAnalysis
 
@@ -313,11 +443,17 @@ def attention(request: HttpRequest) -> HttpResponse:
         rows = [{"sample_id": sid, "maps": [dict(b[sid], analysis_id=a.id) for a, b in zip(chosen, by_sample)]}
                 for sid in common[:24]]
     hist = [{"label": label, "shares": [a.histogram["shares"][i] for a in chosen]} for i, label in enumerate(HIST_LABELS)]
+    is_admin = has_role(request.user, ADMIN)
+    others = [{"analysis": a, "progress": selectors.attention_progress(a, is_admin=is_admin)}
+              for a in AttentionAnalysis.objects.exclude(status=AttentionAnalysis.Status.DONE)[:20]]
+    problems = [f"There is no finished analysis {request.GET.get(key)!r} (model {key.upper()}); pick one from the list."
+                for key in ("a", "b") if request.GET.get(key) and not done.filter(
+                    pk=int_or_none(request.GET.get(key))).exists()]
     return render(request, "evaluation/attention.html", {
-        "analyses": done, "others": AttentionAnalysis.objects.exclude(status=AttentionAnalysis.Status.DONE)[:20],
+        "analyses": done, "others": others, "form": form, "problems": problems,
         "chosen": chosen, "rows": rows, "hist": hist if chosen else [], "query": request.GET.urlencode(),
         "selects": [("a", request.GET.get("a", "")), ("b", request.GET.get("b", ""))],
-    })
+    }, status=status if status != 200 else (400 if problems else 200))
 
 
 @role_required()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -34,8 +35,9 @@ class TrainingRunSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TrainingRun
-        fields = ["id", "name", "lineage", "stage", "engine", "base_model_path", "init_checkpoint", "dve", "dve_k", "k",
-                  "train_on_overrides", "hyperparameters", "reward_settings", "snapshot", "state", "cancel_requested", "error", "heartbeat_at",
+        fields = ["id", "name", "lineage", "stage", "engine", "base_model_path", "tiny_model", "init_checkpoint", "dve",
+                  "dve_k", "k", "train_on_overrides", "hyperparameters", "reward_settings", "snapshot", "state",
+                  "cancel_requested", "error", "device", "worker_host", "reward_warning", "heartbeat_at",
                   "created_at", "started_at", "finished_at", "checkpoints"]
         read_only_fields = fields
 
@@ -49,6 +51,9 @@ class LaunchSerializer(serializers.Serializer):
     split = serializers.CharField(default="train")
     k = serializers.IntegerField(min_value=1, default=6)
     base_model_path = serializers.CharField(required=False, allow_blank=True, default="")
+    tiny_model = serializers.BooleanField(
+        default=False, help_text="Smoke test: start from the tiny CPU model the worker builds (leave base_model_path "
+                                 "and init_checkpoint empty); small default hyperparameters.")
     # The checkpoints the launch form offers: those of succeeded runs.
     init_checkpoint = serializers.PrimaryKeyRelatedField(queryset=selectors.finished_checkpoints(), required=False,
                                                          allow_null=True)
@@ -113,6 +118,19 @@ class TrainingRunViewSet(viewsets.ReadOnlyModelViewSet):
         run = self.get_object()
         return Response([{"step": step, **values} for step, values in selectors.metric_points(run)])
 
+    @extend_schema(parameters=[OpenApiParameter("after", int, description=(
+        "Only the metric points after this step (the previous answer's cursor); without it the last 20."))],
+        responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["get"])
+    def progress(self, request, pk=None):
+        """State, step/total, latest metrics, metric points, log tail, rollout samples, warning, device."""
+        run = self.get_object()
+        after = request.query_params.get("after", "")
+        if after and not after.isdigit():
+            return Response({"after": [f"expected a step number (an integer >= 0), got {after!r}"]},
+                            status=status.HTTP_400_BAD_REQUEST)
+        return Response(selectors.progress(run, after=int(after) if after else None))
+
     @extend_schema(request=None, responses=TrainingRunSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
@@ -126,7 +144,37 @@ class SnapshotViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [IsAdminRole]
 
 
+class EvaluateCheckpointSerializer(serializers.Serializer):
+    dataset = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.all(), required=False, allow_null=True,
+                                                 help_text="Default: the dataset of the run's snapshot.")
+    split = serializers.ChoiceField(choices=["train", "val", "test"], default="test")
+    sample_size = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    k = serializers.IntegerField(min_value=1, max_value=20, required=False, allow_null=True)
+    judge_repeats = serializers.IntegerField(min_value=1, max_value=10, default=3)
+    confirm_overlap = serializers.BooleanField(default=False, help_text="Evaluate samples that trained it anyway.")
+
+
 class CheckpointViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Checkpoint.objects.select_related("run")
     serializer_class = CheckpointSerializer
     permission_classes = [IsAdminRole]
+
+    @extend_schema(request=EvaluateCheckpointSerializer, responses={201: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def evaluate(self, request, pk=None):
+        """Start a local-checkpoint evaluation run of this checkpoint; answers its id and report URL."""
+        from django.urls import reverse
+
+        from webapp.models import AccessEvent
+
+        checkpoint = self.get_object()
+        given = EvaluateCheckpointSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        try:
+            run = services.evaluate_checkpoint(checkpoint, user=request.user, **given.validated_data)
+        except services.TrainingError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        audit.record(request, AccessEvent.Action.EVAL_RUN_CREATE, run, samples=run.items.count(),
+                     checkpoint=checkpoint.pk)
+        return Response({"id": run.pk, "kind": run.kind, "checkpoint": run.checkpoint, "split": run.split,
+                         "url": reverse("eval-run", args=[run.pk])}, status=status.HTTP_201_CREATED)

@@ -38,7 +38,15 @@ class LaunchForm(forms.Form):
     dataset = forms.ModelChoiceField(queryset=Dataset.objects.all())
     split = forms.ChoiceField(choices=Sample.Split.choices, initial="train")
     k = forms.IntegerField(min_value=1, max_value=20, initial=6, label="K (Stage II top-K)")
-    base_model_path = forms.CharField(required=False, max_length=500, label="Base model folder")
+    base_model = forms.ChoiceField(
+        choices=[("path", "A Hugging Face folder on the server"),
+                 ("tiny", "Tiny CPU model (smoke test)")],
+        initial="path", required=False, widget=forms.RadioSelect, label="Base model",
+        help_text=("The tiny model is a random 2-layer Qwen2.5-VL the worker builds once in the data folder and trains "
+                   "on the CPU in about a minute a stage: 4 steps, 2 prompts x G=4, 96 tokens (hyperparameters "
+                   "below still win). It shows the whole loop, not a useful model."))
+    base_model_path = forms.CharField(required=False, max_length=500, label="Base model folder",
+                                      help_text="e.g. /models/Qwen2.5-VL-7B-Instruct (with config.json).")
     init_checkpoint = forms.ModelChoiceField(queryset=Checkpoint.objects.none(), required=False,
                                              label="…or start from checkpoint")
     train_on_overrides = forms.BooleanField(
@@ -56,9 +64,40 @@ class LaunchForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["init_checkpoint"].queryset = finished_checkpoints()
 
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("base_model") == "tiny" and (data.get("base_model_path") or "").strip():
+            self.add_error("base_model_path", "Leave the folder empty when training the tiny CPU model, or choose "
+                                              "\"A Hugging Face folder on the server\".")
+        return data
+
+    @property
+    def tiny_model(self) -> bool:
+        return self.cleaned_data.get("base_model") == "tiny"
+
     def clean_base_model_path(self) -> str:
         # The launch service refuses it too; here the error sits next to the field.
         try:
             return check_engine_path(self.cleaned_data.get("base_model_path") or "", "base model path")
         except EngineError as exc:
             raise forms.ValidationError(str(exc)) from None
+
+
+class EvaluateCheckpointForm(forms.Form):
+    """"Evaluate this checkpoint": a local-checkpoint evaluation run; defaults from the checkpoint's run."""
+
+    dataset = forms.ModelChoiceField(queryset=Dataset.objects.all())
+    split = forms.ChoiceField(choices=Sample.Split.choices, initial="test",
+                              help_text="test unless you know why: the train split is what the model trained on.")
+    sample_size = forms.IntegerField(min_value=1, required=False, help_text="Empty for the whole split.")
+    k = forms.IntegerField(min_value=1, max_value=20, label="K (top-K)")
+    judge_repeats = forms.IntegerField(min_value=1, max_value=10, initial=3)
+    confirm_overlap = forms.BooleanField(
+        required=False, label="Evaluate training data anyway",
+        help_text="Only when the test set holds samples that trained this checkpoint; the report carries a warning.")
+
+    def __init__(self, checkpoint: Checkpoint, *args, **kwargs) -> None:
+        run = checkpoint.run
+        initial = {"dataset": run.snapshot.dataset_id, "split": "test",
+                   "k": run.k if run.stage == Stage.DIAGNOSIS else 6, "judge_repeats": 3}
+        super().__init__(*args, initial=initial, **kwargs)

@@ -13,9 +13,13 @@ import json
 import math
 from typing import Any, Iterable
 
-__all__ = ["CHARTED", "MARKER", "metric_line", "parse_lines", "normalize"]
+__all__ = ["CHARTED", "DEVICE_MARKER", "MARKER", "ROLLOUTS_FILE", "ROLLOUTS_PER_STEP", "device_line", "metric_line",
+           "parse_device", "parse_lines", "normalize"]
 
 MARKER = "SKINFLOW_METRICS "
+DEVICE_MARKER = "SKINFLOW_DEVICE "  # one line when training starts: where the engine put the model
+ROLLOUTS_FILE = "rollouts.jsonl"    # {"step": N, "samples": [{prompt, completion, reference, reward, sample_id}]}
+ROLLOUTS_PER_STEP = 8               # at least one whole group at the usual G, and a bounded file
 CHARTED = ("reward_mean", "reward_std", "kl", "loss", "lr", "response_length", "step_time")
 
 # engine key -> our name; the first key present wins.
@@ -69,3 +73,25 @@ def parse_lines(lines: Iterable[str]) -> dict[int, dict[str, float]]:
         raw = record["data"] if isinstance(record.get("data"), dict) else record
         steps.setdefault(record["step"], {}).update(normalize({k: v for k, v in raw.items() if k != "step"}))
     return steps
+
+
+def device_line(device: str, name: str = "", **extra: Any) -> str:
+    """What an engine prints once it has placed the model (``device`` as torch names it)."""
+    return DEVICE_MARKER + json.dumps({"device": device, "name": name, **extra})
+
+
+def parse_device(lines: Iterable[str]) -> str | None:
+    """"cuda:0 (NVIDIA H200)" or "cpu" from the last device line among ``lines``; None without one."""
+    found = None
+    for line in lines:
+        line = line.strip()
+        if not line.startswith(DEVICE_MARKER):
+            continue
+        try:
+            record = json.loads(line[len(DEVICE_MARKER):])
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("device"), str):
+            name = record.get("name") if isinstance(record.get("name"), str) else ""
+            found = f"{record['device']} ({name})" if name else record["device"]
+    return found

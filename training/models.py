@@ -68,6 +68,8 @@ class TrainingRun(models.Model):
     stage = models.CharField(max_length=2, choices=Stage.choices)
     engine = models.CharField(max_length=10, choices=Engine.choices, default=Engine.TRL)
     base_model_path = models.CharField(max_length=500, blank=True, help_text="Hugging Face folder to start from.")
+    tiny_model = models.BooleanField(
+        default=False, help_text="Smoke test: base_model_path is the tiny random Qwen2.5-VL the worker builds once.")
     init_checkpoint = models.ForeignKey("Checkpoint", null=True, blank=True, on_delete=models.PROTECT,
                                         related_name="child_runs", help_text="An earlier run's checkpoint to start from.")
     dve = models.BooleanField(default=True, help_text="Dynamic Vision Encoder (FDLinear) in the vision tower.")
@@ -86,6 +88,11 @@ class TrainingRun(models.Model):
     # When the run was last handed to the gpu queue (null: never — the broker was down); the reaper sends a
     # queued run again when that was long ago (the broker may have lost it) or never happened.
     enqueued_at = models.DateTimeField(null=True, blank=True)
+    # Where it runs, as the worker and the engine report it when training starts.
+    device = models.CharField(max_length=200, blank=True, help_text="torch device, e.g. cpu or cuda:0 (NVIDIA H200).")
+    worker_host = models.CharField(max_length=200, blank=True)
+    # Set by the supervisor while metrics arrive (see training.services.reward_plateau); empty = none.
+    reward_warning = models.CharField(max_length=500, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -129,3 +136,20 @@ class Checkpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run.name} step {self.step}{' (final)' if self.is_final else ''}"
+
+
+class RolloutSample(models.Model):
+    """A few of the completions sampled at one logged step, with the reward each got (bounded: see runner)."""
+
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="rollouts")
+    step = models.PositiveIntegerField()
+    position = models.PositiveSmallIntegerField()
+    sample_id = models.BigIntegerField(null=True, blank=True)
+    prompt = models.TextField(blank=True)
+    completion = models.TextField(blank=True)
+    reference = models.TextField(blank=True)
+    reward = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["step", "position"]
+        constraints = [models.UniqueConstraint(fields=["run", "step", "position"], name="rollout_step_unique")]

@@ -18,7 +18,9 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import json
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -28,9 +30,10 @@ from django.utils import timezone
 
 from training import engines
 from training.engines.spec import RunSpec
-from training.metrics import parse_lines
-from training.models import Checkpoint, MetricPoint, TrainingRun
-from training.services import build_snapshot, fail_orphaned_run, heartbeat_timeout_s, register_checkpoints, training_root
+from training.metrics import ROLLOUTS_FILE, ROLLOUTS_PER_STEP, parse_device, parse_lines
+from training.models import Checkpoint, MetricPoint, RolloutSample, TrainingRun
+from training.services import (SMOKE_THREADS, build_snapshot, ensure_smoke_model, fail_orphaned_run, heartbeat_timeout_s,
+                               note_reward_plateau, register_checkpoints, training_root)
 
 logger = logging.getLogger(__name__)
 
@@ -134,11 +137,41 @@ class _LogReader:
 
 
 def _store_metrics(run: TrainingRun, lines: list[str]) -> None:
-    for step, values in parse_lines(lines).items():
+    """Metric points (and the engine's device line) from new log lines; re-checks the reward plateau."""
+    device = parse_device(lines)
+    if device:
+        TrainingRun.objects.filter(pk=run.pk).update(device=device[:200])
+    parsed = parse_lines(lines)
+    for step, values in parsed.items():
         point, created = MetricPoint.objects.get_or_create(run=run, step=step, defaults={"values": values})
         if not created:
             point.values = {**point.values, **values}
             point.save(update_fields=["values"])
+    if parsed:
+        note_reward_plateau(run)
+
+
+def _store_rollouts(run: TrainingRun, lines: list[str]) -> None:
+    """Rollout samples from new lines of the engine's ``rollouts.jsonl`` (a torn or foreign line is skipped)."""
+    rows = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+            step, samples = int(record["step"]), list(record["samples"])[:ROLLOUTS_PER_STEP]
+        except (ValueError, TypeError, KeyError):
+            continue
+        for position, sample in enumerate(samples):
+            if not isinstance(sample, dict):
+                continue
+            reward = sample.get("reward")
+            rows.append(RolloutSample(
+                run=run, step=step, position=position, prompt=str(sample.get("prompt") or "")[:4000],
+                completion=str(sample.get("completion") or "")[:4000],
+                reference=str(sample.get("reference") or "")[:4000],
+                reward=float(reward) if isinstance(reward, (int, float)) and not isinstance(reward, bool) else None,
+                sample_id=sample.get("sample_id") if isinstance(sample.get("sample_id"), int) else None))
+    if rows:
+        RolloutSample.objects.bulk_create(rows, ignore_conflicts=True)  # a re-read line adds nothing
 
 
 def log_tail(run: TrainingRun, chars: int = LOG_TAIL_CHARS) -> str:
@@ -179,6 +212,15 @@ def _stop(process: subprocess.Popen) -> None:
         pass
 
 
+def _where(run: TrainingRun) -> str:
+    """The device as the supervisor knows it before the engine reports its own (the TRL engine prints it
+    once the model is placed; verl's processes run elsewhere and report nothing we read)."""
+    if run.engine == TrainingRun.Engine.VERL:
+        address = (run.hyperparameters.get("verl") or {}).get("ray_address")
+        return f"Ray cluster {address}" if address else "the GPUs of this worker (verl, local Ray)"
+    return "starting (the engine reports its torch device)"
+
+
 def execute_run(run_id: int) -> str:
     """Run one training run to its end; returns the final state."""
     run = _claim(run_id)
@@ -186,22 +228,29 @@ def execute_run(run_id: int) -> str:
         return TrainingRun.objects.filter(pk=run_id).values_list("state", flat=True).first() or "missing"
     folder = run_dir(run)
     folder.mkdir(parents=True, exist_ok=True)
-    TrainingRun.objects.filter(pk=run.pk).update(run_dir=str(folder))
+    TrainingRun.objects.filter(pk=run.pk).update(run_dir=str(folder), worker_host=socket.gethostname()[:200],
+                                                 device=_where(run))
     run.run_dir = str(folder)
     log_file = log_path(run)
     try:
+        if run.tiny_model:  # built once per data folder; the first smoke test pays about a minute for it
+            with open(log_file, "ab") as log:
+                log.write(f"tiny CPU model: {run.base_model_path}\n".encode())
+                log.flush()
+                _beating(run, lambda: ensure_smoke_model(Path(run.base_model_path).parent, log, dve=run.dve))
         build_snapshot(run.snapshot, run_in=lambda job: _beating(run, job))
         spec = _spec(run, folder)
         spec_path = folder / "spec.json"
         spec.dump(spec_path)
         argv = engines.command(spec, str(spec_path))
     except Exception as exc:  # noqa: BLE001 - a run that cannot start must end failed, not stuck
-        log_file.write_text(f"error: {exc}\n", encoding="utf-8")
+        with open(log_file, "a", encoding="utf-8") as log:
+            log.write(f"error: {exc}\n")
         _finish(run, TrainingRun.State.FAILED, str(exc))
         return TrainingRun.State.FAILED
 
     root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, **_llm_env(), "PYTHONUNBUFFERED": "1",
+    env = {**os.environ, **_llm_env(), **(SMOKE_THREADS if run.tiny_model else {}), "PYTHONUNBUFFERED": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH", "")]))}
     process = None
     try:
@@ -229,6 +278,7 @@ def execute_run(run_id: int) -> str:
 def _supervise(run: TrainingRun, process: subprocess.Popen, folder: Path, log_file: Path) -> str:
     (folder / "engine.pid").write_text(str(process.pid), encoding="utf-8")
     readers = [_LogReader(log_file), _LogReader(folder / "metrics.jsonl")]
+    rollouts = _LogReader(folder / ROLLOUTS_FILE)
     last_beat = 0.0
     cancelled = False
     while process.poll() is None:
@@ -237,6 +287,7 @@ def _supervise(run: TrainingRun, process: subprocess.Popen, folder: Path, log_fi
             lines = reader.new_lines()
             if lines:
                 _store_metrics(run, lines)
+        _store_rollouts(run, rollouts.new_lines())
         if time.monotonic() - last_beat >= HEARTBEAT_EVERY_S:
             last_beat = time.monotonic()
             TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
@@ -247,6 +298,7 @@ def _supervise(run: TrainingRun, process: subprocess.Popen, folder: Path, log_fi
                 break
     for reader in readers:
         _store_metrics(run, reader.new_lines() + [reader.partial])
+    _store_rollouts(run, rollouts.new_lines() + [rollouts.partial])
     with transaction.atomic():
         register_checkpoints(run, folder)
     if cancelled:

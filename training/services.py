@@ -38,6 +38,98 @@ def training_root() -> Path:
     return Path(configured or Path(settings.DATA_DIR) / "training").resolve()
 
 
+def smoke_models_root() -> Path:
+    """Where the tiny smoke-test base model is built: DATA_DIR/models."""
+    return (Path(settings.DATA_DIR) / "models").resolve()
+
+
+def smoke_model_path(dve: bool = True) -> Path:
+    """The folder the "Tiny CPU model (smoke test)" choice trains from (built by the worker on first use)."""
+    from training.tiny_vlm import smoke_model_dir
+
+    return smoke_model_dir(smoke_models_root(), dve=dve)
+
+
+SMOKE_BUILD_TIMEOUT_S = 900
+# The tiny model is 64 wide: a second torch thread only waits on the first, and on a busy 2-core machine the
+# spinning threads made 20 warm-start steps take 36 s instead of 5 s. Its build and its runs use one thread.
+SMOKE_THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def ensure_smoke_model(models_root: str | Path, log: Any = None, *, dve: bool = True) -> Path:
+    """Build the tiny base model under ``models_root`` once (atomic: see training.tiny_vlm.ensure_smoke_model),
+    in a child process whose output goes to ``log`` (a binary file), so torch stays out of the worker.
+    Raises :class:`TrainingError` when the build fails."""
+    import subprocess
+    import sys
+
+    from training.tiny_vlm import smoke_model_dir
+
+    target = smoke_model_dir(models_root, dve=dve)
+    if (target / "config.json").is_file():
+        return target
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, **SMOKE_THREADS,
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH", "")]))}
+    try:
+        done = subprocess.run([sys.executable, "-m", "training.tiny_vlm", str(models_root), *([] if dve else ["--plain"])],
+                              cwd=root, env=env,
+                              stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT, timeout=SMOKE_BUILD_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise TrainingError(f"building the tiny CPU model took over {SMOKE_BUILD_TIMEOUT_S} s; see the log") from None
+    if done.returncode != 0 or not (target / "config.json").is_file():
+        raise TrainingError(f"building the tiny CPU model failed (exit status {done.returncode}); see the log")
+    return target
+
+
+# The smoke test's defaults, under whatever the launch sets explicitly: 4 steps of 2 prompts x G=4 completions
+# of at most 96 tokens, a checkpoint after step 2, and a learning rate a tiny random model notices.
+SMOKE_HYPERPARAMETERS: dict[str, Any] = {"max_steps": 4, "batch_size": 2, "group_size": 4, "max_response_length": 96,
+                                         "save_steps": 2, "lr": 1e-4, "temperature": 0.7, "warmup_ratio": 0.0}
+
+
+def constant_reward_steps() -> int:
+    """How many logged steps in a row with a constant reward raise the run's warning
+    (``SKINFLOW_TRAINING_CONSTANT_REWARD_STEPS``, default 5)."""
+    return max(2, int(os.environ.get("SKINFLOW_TRAINING_CONSTANT_REWARD_STEPS") or getattr(
+        settings, "SKINFLOW_TRAINING_CONSTANT_REWARD_STEPS", 5)))
+
+
+def reward_plateau(points: list[Mapping[str, float]], steps: int) -> str:
+    """The warning for the last ``steps`` metric points, or "" when the reward moved.
+
+    GRPO's advantage is a completion's reward minus its group's mean, over the group's std: a reward with no
+    spread inside the groups (std 0) gives every completion advantage 0, so nothing is learnt however long
+    the run goes. Constant means: the reward's std is 0 at every one of those steps (or, where the engine
+    logs no std, the mean did not move at all)."""
+    last = [p for p in points if "reward_mean" in p][-steps:]
+    if len(last) < steps:
+        return ""
+    if all("reward_std" in p for p in last):
+        constant = all(abs(p["reward_std"]) < 1e-9 for p in last)
+    else:
+        constant = max(p["reward_mean"] for p in last) - min(p["reward_mean"] for p in last) < 1e-9
+    if not constant:
+        return ""
+    value = last[-1]["reward_mean"]
+    return (f"The reward has been constant ({value:.4g}) for the last {steps} logged steps: every completion of a "
+            "group gets the same reward, so GRPO's advantage is 0 and the model learns nothing. Check the reward "
+            "endpoint (is the judge/scorer LLM reachable? see the log), the scorer's answers in the rollout samples "
+            "below (all 0 often means the model never answers in the expected format), and the group size "
+            "(G of at least 4 gives a group a chance to differ).")
+
+
+def note_reward_plateau(run: TrainingRun) -> str:
+    """Re-check the run's constant-reward warning from its stored metrics (the supervisor, as steps arrive)."""
+    from training.models import MetricPoint
+
+    steps = constant_reward_steps()
+    recent = list(MetricPoint.objects.filter(run=run).order_by("-step").values_list("values", flat=True)[:steps])
+    warning = reward_plateau(list(reversed(recent)), steps)
+    TrainingRun.objects.filter(pk=run.pk).exclude(reward_warning=warning).update(reward_warning=warning)
+    return warning
+
+
 def heartbeat_timeout_s() -> float:
     """A running run whose heartbeat is older than this is considered orphaned (its worker died)."""
     return float(os.environ.get("SKINFLOW_TRAINING_HEARTBEAT_TIMEOUT_S") or getattr(
@@ -232,13 +324,24 @@ def launch_run(
     reward_settings: Mapping[str, Any] | None = None,
     verl_options: Mapping[str, Any] | None = None,
     train_on_overrides: bool = True,
+    tiny_model: bool = False,
     user: Any = None,
 ) -> TrainingRun:
     """Validate and queue a run; the gpu worker picks it up once the transaction commits.
 
     Stage II without a starting point starts from the final checkpoint of the lineage's latest
     succeeded Stage I run; with none available it is refused.
+
+    ``tiny_model`` (the smoke test) starts from the tiny random Qwen2.5-VL that the worker builds once in
+    DATA_DIR/models, with :data:`SMOKE_HYPERPARAMETERS` under the given hyperparameters, so that the whole
+    loop runs on a CPU worker in about a minute per stage.
     """
+    if tiny_model:
+        if base_model_path or init_checkpoint is not None:
+            raise TrainingError("the tiny CPU model is a base model of its own: leave the base model folder and "
+                                "the checkpoint empty, or choose a server folder instead")
+        base_model_path = str(smoke_model_path(dve))  # the variant that matches the run's DVE choice
+        hyperparameters = {**SMOKE_HYPERPARAMETERS, **dict(hyperparameters or {})}
     if stage not in Stage.values:
         raise TrainingError(f"unknown stage {stage!r}")
     if snapshot.stage != stage:
@@ -260,7 +363,9 @@ def launch_run(
             check_engine_path(base_model_path, "base model path")
         except EngineError as exc:
             raise TrainingError(str(exc)) from None
-    if base_model_path and not (Path(base_model_path) / "config.json").is_file():
+    if tiny_model and engine != TrainingRun.Engine.TRL:
+        raise TrainingError("the tiny CPU model is a smoke test for the 'trl' engine (one machine); choose 'trl'")
+    if base_model_path and not tiny_model and not (Path(base_model_path) / "config.json").is_file():
         raise TrainingError(f"{base_model_path} is not a Hugging Face model folder (no config.json there)")
     try:
         validate_run_choices(engine, dve)
@@ -272,7 +377,8 @@ def launch_run(
         raise TrainingError(str(exc)) from None
     if verl_options and engine != TrainingRun.Engine.VERL:
         raise TrainingError("verl options are only for verl runs")
-    _check_start_dve(stage, engine, dve, base_model_path, init_checkpoint)
+    if not tiny_model:  # the tiny model's variant always matches the run's DVE choice (built later, maybe)
+        _check_start_dve(stage, engine, dve, base_model_path, init_checkpoint)
     if engine == TrainingRun.Engine.VERL and snapshot.rows < hp["batch_size"]:
         raise TrainingError(f"verl drops incomplete batches: the snapshot has {snapshot.rows} rows, fewer than "
                             f"batch_size {hp['batch_size']}, so nothing would train")
@@ -280,7 +386,8 @@ def launch_run(
     run = TrainingRun.objects.create(
         name=name, lineage=lineage, stage=stage, engine=engine, base_model_path=base_model_path,
         init_checkpoint=init_checkpoint, dve=dve, dve_k=dve_k, k=k, hyperparameters={**hp, "verl": options},
-        reward_settings=rewards, snapshot=snapshot, train_on_overrides=train_on_overrides, created_by=user)
+        reward_settings=rewards, snapshot=snapshot, train_on_overrides=train_on_overrides, tiny_model=tiny_model,
+        created_by=user)
     transaction.on_commit(lambda: enqueue_run(run.pk))
     return run
 
@@ -397,3 +504,57 @@ def reap_stale_runs() -> int:
             Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=resend)).values_list("id", flat=True):
         count += enqueue_run(run_id)
     return count
+
+
+# ---- checkpoints -----------------------------------------------------------------------------------------
+
+def checkpoint_folder(checkpoint: Checkpoint) -> Path:
+    """The checkpoint's Hugging Face folder, refused unless it is a model folder inside the training root:
+    the path comes from a file the engine wrote, and a download must never read anything else."""
+    root = training_root()
+    folder = Path(checkpoint.path).resolve()
+    if folder != root and root not in folder.parents:
+        raise TrainingError(f"the checkpoint folder {checkpoint.path} lies outside the training folder {root}; "
+                            "it cannot be downloaded from here")
+    if not (folder / "config.json").is_file():
+        raise TrainingError(f"the checkpoint folder {checkpoint.path} is gone or holds no config.json "
+                            "(deleted or moved on the server?)")
+    return folder
+
+
+def evaluate_checkpoint(checkpoint: Checkpoint, *, dataset: Dataset | None = None, split: str = "test",
+                        sample_size: int | None = None, k: int | None = None, judge_repeats: int = 3,
+                        confirm_overlap: bool = False, user: Any = None) -> Any:
+    """Start a local-checkpoint evaluation run (``evaluation`` kind ``local``) of ``checkpoint``.
+
+    Defaults: the dataset of the run's snapshot, its test split, the run's K (Stage II) or 6. The run carries
+    the checkpoint's lineage (shown on its report), the DVE and Stage I flags for the ablation table, and the
+    sample ids of every snapshot that trained it, so that evaluating training data is refused unless
+    ``confirm_overlap``. The evaluation app's judge endpoint judges it, as for any run. Raises
+    :class:`TrainingError` with the evaluation app's reason (``OverlapNotConfirmed`` stays that subclass)."""
+    from evaluation import services as evaluation
+
+    from training.selectors import evaluation_lineage, lineage
+
+    run = checkpoint.run
+    checkpoint_folder(checkpoint)
+    chain = lineage(run)
+    dataset = dataset or run.snapshot.dataset
+    k = k or (run.k if run.stage == Stage.DIAGNOSIS else 6)
+    label = f"{run.name} step {checkpoint.step}{' (final)' if checkpoint.is_final else ''}"
+    trained_on = sorted({int(i) for r in chain for i in (r.snapshot.sample_ids or [])})
+    try:
+        return evaluation.create_run(
+            name=f"{label} on {dataset.name} {split or 'all'}", model_name=f"{run.lineage}/{label}"[:200],
+            dataset=dataset, kind="local", checkpoint=checkpoint.path, split=split, sample_size=sample_size, k=k,
+            judge_repeats=judge_repeats, uses_dve=run.dve, uses_stage1=any(r.stage == Stage.CAPTION for r in chain),
+            training_sample_ids=trained_on, confirm_overlap=confirm_overlap,
+            lineage=evaluation_lineage(checkpoint), user=user)
+    except evaluation.OverlapNotConfirmed as exc:
+        raise CheckpointOverlap(str(exc)) from None
+    except evaluation.EvalError as exc:
+        raise TrainingError(str(exc)) from None
+
+
+class CheckpointOverlap(TrainingError):
+    """The chosen test set holds samples that trained the checkpoint; confirm to evaluate it anyway."""

@@ -217,6 +217,7 @@ def save_tiny_base(
     examples: Sequence[tuple[str, Any, Sequence[str]]] = (),
     warm_steps: int = 80,
     seed: int = 0,
+    lr: float = 5e-3,
 ) -> Path:
     """Build (and optionally warm-start) a tiny model and save model, tokenizer and image processor
     as a Hugging Face directory our engines load like any Qwen2.5-VL checkpoint."""
@@ -224,8 +225,112 @@ def save_tiny_base(
     tokenizer = build_tokenizer()
     processor = build_processor(tokenizer)
     model = build_tiny_model(tokenizer, seed=seed, dve_k=dve_k)
-    losses = warm_start(model, processor, examples, steps=warm_steps, seed=seed) if examples else []
+    losses = warm_start(model, processor, examples, steps=warm_steps, seed=seed, lr=lr) if examples else []
     model.save_pretrained(path)
     processor.save_pretrained(path)
     (path / "tiny_vlm.json").write_text(json.dumps({"warm_start_losses": losses[-5:]}), encoding="utf-8")
     return path
+
+
+# ---- the launch form's "Tiny CPU model (smoke test)" -------------------------------------------------------
+
+# Bump when the recipe below changes: the folder name carries its hash, so an old build is never reused.
+# The model itself is build_tiny_model's default (64 wide, 2 text layers), in two variants: with DVE (FDLinear,
+# K=4, warm-started with it) for runs with DVE on, and plain for runs without. Adding fresh FDLinear layers to a
+# plain warm-started model at the start of Stage I changed its vision features enough that every caption it
+# sampled was garbage (reward 0 at every step), so a DVE run starts from a model that learnt with them.
+SMOKE_RECIPE: dict[str, Any] = {"version": 4, "warm_steps": 400, "warm_lr": 1e-2, "seed": 0, "ks": [3, 6],
+                                "dve_k": 4}
+
+# One caption and two answer lists to learn: in 400 steps a 2-layer model writes about half its captions as
+# valid JSON at temperature 0.7 and nearly every diagnosis list (measured: 4/8 and 8/8), and sampling
+# (temperature) makes the completions of a group differ from it, so the rewards inside a group differ too.
+_SMOKE_CAPTIONS = ({"color": "pink", "lesion_type": "plaque", "location": "elbow"},)
+_SMOKE_DIAGNOSES = (("psoriasis", "eczema", "lichen planus"), ("eczema", "psoriasis", "tinea corporis"))
+
+
+def smoke_recipe_hash() -> str:
+    """A short hash of :data:`SMOKE_RECIPE` and the tokens/prompts the warm start uses."""
+    import hashlib
+
+    from training.export import caption_prompt
+
+    text = json.dumps([SMOKE_RECIPE, list(DOMAIN_TOKENS), caption_prompt()], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def smoke_model_dir(models_root: str | Path, *, dve: bool = True) -> Path:
+    """Where the smoke-test base model lives: ``<models_root>/tiny-qwen2.5-vl-<hash>[-dve]``."""
+    return Path(models_root) / f"tiny-qwen2.5-vl-{smoke_recipe_hash()}{'-dve' if dve else ''}"
+
+
+def smoke_examples() -> list[tuple[str, Any, list[str]]]:
+    """Warm-start examples: Stage I captions and Stage II answers (K 3 and 6), several per prompt, so the
+    sampled completions differ and GRPO sees rewards that vary inside a group."""
+    from PIL import Image
+
+    from annotations.schema import FIELDS, serialize_caption
+    from evaluation.diagnosis import diagnosis_prompt
+    from training.export import caption_prompt
+
+    image = Image.new("RGB", (16, 16), (200, 120, 110))
+    captions = [serialize_caption({f: "" for f in FIELDS} | c) for c in _SMOKE_CAPTIONS]
+    examples: list[tuple[str, Any, list[str]]] = [(caption_prompt(), image, captions)]
+    for k in SMOKE_RECIPE["ks"]:
+        answers = []
+        for names in _SMOKE_DIAGNOSES:
+            listed = ", ".join(json.dumps({"disease": n}) for n in names[:k])
+            answers.append(f'<think>x</think><answer>{{"top{k}_diseases": [{listed}]}}</answer>')
+        examples.append((diagnosis_prompt(k), image, answers))
+    return examples
+
+
+def ensure_smoke_model(models_root: str | Path, *, dve: bool = True) -> Path:
+    """Build the smoke-test base model once; later calls (and concurrent ones) return the same folder.
+
+    The model is written to a private temporary folder and renamed into place: a rename is atomic, so a
+    reader never sees half a model, and of two workers building at once the second's rename fails and
+    its copy is discarded.
+    """
+    import os
+    import shutil
+    import tempfile
+
+    target = smoke_model_dir(models_root, dve=dve)
+    if (target / "config.json").is_file():
+        return target
+    print(f"building the tiny CPU model in {target} (once; about a minute)", flush=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        save_tiny_base(scratch / "model", dve_k=SMOKE_RECIPE["dve_k"] if dve else None, examples=smoke_examples(),
+                       warm_steps=SMOKE_RECIPE["warm_steps"], seed=SMOKE_RECIPE["seed"], lr=SMOKE_RECIPE["warm_lr"])
+        try:
+            os.rename(scratch / "model", target)
+        except OSError:
+            if not (target / "config.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m training.tiny_vlm MODELS_ROOT [--plain]``: build the smoke-test model (with DVE, or plain)
+    there once; prints its folder.
+
+    The run supervisor calls this as a child process, so torch never loads into the Celery worker itself."""
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
+    plain = "--plain" in argv
+    argv = [a for a in argv if a != "--plain"]
+    if len(argv) != 1:
+        print("usage: python -m training.tiny_vlm MODELS_ROOT [--plain]", file=sys.stderr)
+        return 2
+    print(ensure_smoke_model(argv[0], dve=not plain), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -11,4 +11,7 @@ urlpatterns = [
     path("runs/<int:run_id>/chart.svg", views.run_chart, name="training-run-chart"),
     path("runs/<int:run_id>/log", views.run_log, name="training-run-log"),
     path("runs/<int:run_id>/cancel/", views.run_cancel, name="training-run-cancel"),
+    path("checkpoints/<int:checkpoint_id>/", views.checkpoint_detail, name="training-checkpoint"),
+    path("checkpoints/<int:checkpoint_id>/download.zip", views.checkpoint_download, name="training-checkpoint-download"),
+    path("checkpoints/<int:checkpoint_id>/evaluate/", views.checkpoint_evaluate, name="training-checkpoint-evaluate"),
 ]

@@ -5,18 +5,22 @@ from __future__ import annotations
 from django.contrib import messages
 from django.db import transaction
 from django.utils import timezone
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from training import plots, selectors, services
 from training.engines import default_hyperparameters
-from training.forms import LaunchForm
+from training.forms import EvaluateCheckpointForm, LaunchForm
 from training.metrics import CHARTED
-from training.models import TrainingRun
-from training.runner import log_path, log_tail
+from training.models import Checkpoint, TrainingRun
+from training.runner import log_path
+from training.zipstream import folder_files, zip_folder
 from webapp import audit
+from webapp.models import AccessEvent
 from webapp.roles import ADMIN, role_required
+
 
 
 def _svg(data: bytes) -> HttpResponse:
@@ -48,7 +52,7 @@ def launch(request: HttpRequest) -> HttpResponse:
                     lineage=data["lineage"], dve=data["dve"], dve_k=data["dve_k"], k=data["k"],
                     hyperparameters=data["hyperparameters"], reward_settings=data["reward_settings"],
                     verl_options=data["verl_options"], train_on_overrides=data["train_on_overrides"],
-                    user=request.user)
+                    tiny_model=form.tiny_model, user=request.user)
         except services.TrainingError as exc:
             form.add_error(None, str(exc))
         else:
@@ -56,17 +60,82 @@ def launch(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Run {run.name} queued on the GPU worker.")
             return redirect("training-run", run_id=run.pk)
     return render(request, "training/launch.html", {
-        "form": form, "defaults": {stage: default_hyperparameters(stage) for stage in ("I", "II")}}, status=400 if form.errors else 200)
+        "form": form, "defaults": {stage: default_hyperparameters(stage) for stage in ("I", "II")},
+        "smoke": services.SMOKE_HYPERPARAMETERS}, status=400 if form.errors else 200)
 
 
 @role_required(ADMIN)
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(TrainingRun.objects.select_related("snapshot__dataset", "init_checkpoint__run"), pk=run_id)
+    progress = selectors.progress(run)
     return render(request, "training/run_detail.html", {
-        "run": run, "latest": selectors.latest_metrics(run), "charted": CHARTED,
-        "points": selectors.metric_points(run)[-20:], "checkpoints": run.checkpoints.all(),
-        "lineage": selectors.lineage(run), "log": log_tail(run), "has_log": log_path(run).exists(),
+        "run": run, "progress": progress, "latest": progress["latest"], "charted": CHARTED,
+        "points": [(p["step"], p) for p in progress["points"]], "checkpoints": run.checkpoints.all(),
+        "lineage": selectors.lineage(run), "log": progress["log"], "has_log": log_path(run).exists(),
+        "rollouts": progress["rollouts"],
     })
+
+
+@role_required(ADMIN)
+def checkpoint_detail(request: HttpRequest, checkpoint_id: int) -> HttpResponse:
+    checkpoint = selectors.checkpoint_detail(checkpoint_id)
+    if checkpoint is None:
+        raise Http404("no such checkpoint")
+    form = EvaluateCheckpointForm(checkpoint, request.POST or None)
+    return _checkpoint_page(request, checkpoint, form)
+
+
+def _checkpoint_page(request: HttpRequest, checkpoint: Checkpoint, form: EvaluateCheckpointForm,
+                     status: int = 200) -> HttpResponse:
+    try:
+        folder = services.checkpoint_folder(checkpoint)
+        files, problem = folder_files(folder), ""
+    except services.TrainingError as exc:
+        files, problem = [], str(exc)
+    return render(request, "training/checkpoint.html", {
+        "checkpoint": checkpoint, "run": checkpoint.run, "lineage": selectors.lineage(checkpoint.run),
+        "files": [(name, size) for name, _, size in files], "total_size": sum(size for _, _, size in files),
+        "problem": problem, "form": form, "evaluations": selectors.evaluations_of(checkpoint)}, status=status)
+
+
+@role_required(ADMIN)
+def checkpoint_download(request: HttpRequest, checkpoint_id: int) -> HttpResponse:
+    checkpoint = get_object_or_404(Checkpoint.objects.select_related("run"), pk=checkpoint_id)
+    try:
+        folder = services.checkpoint_folder(checkpoint)
+    except services.TrainingError as exc:
+        return HttpResponse(f"{exc}\n", status=404, content_type="text/plain; charset=utf-8")
+    name = f"{slugify(checkpoint.run.name) or 'run'}-{checkpoint.run_id}-step-{checkpoint.step}"
+    audit.record(request, AccessEvent.Action.CHECKPOINT_DOWNLOAD, checkpoint, run=checkpoint.run_id,
+                 step=checkpoint.step, path=checkpoint.path)
+    response = StreamingHttpResponse(zip_folder(folder, prefix=name), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{name}.zip"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_POST
+@role_required(ADMIN)
+def checkpoint_evaluate(request: HttpRequest, checkpoint_id: int) -> HttpResponse:
+    checkpoint = selectors.checkpoint_detail(checkpoint_id)
+    if checkpoint is None:
+        raise Http404("no such checkpoint")
+    form = EvaluateCheckpointForm(checkpoint, request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            run = services.evaluate_checkpoint(checkpoint, dataset=data["dataset"], split=data["split"],
+                                               sample_size=data["sample_size"], k=data["k"],
+                                               judge_repeats=data["judge_repeats"],
+                                               confirm_overlap=data["confirm_overlap"], user=request.user)
+        except services.TrainingError as exc:
+            form.add_error(None, str(exc))
+        else:
+            audit.record(request, AccessEvent.Action.EVAL_RUN_CREATE, run, samples=run.items.count(),
+                         checkpoint=checkpoint.pk)
+            messages.success(request, f"Evaluation {run.name} started on {run.items.count()} samples.")
+            return redirect("eval-run", run.id)
+    return _checkpoint_page(request, checkpoint, form, status=400)
 
 
 @role_required(ADMIN)

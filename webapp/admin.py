@@ -11,13 +11,31 @@ from django.utils import timezone
 from webapp import audit
 from webapp.csv_export import SafeWriter
 from webapp.models import AccessEvent, LLMCall, LLMEndpoint
-from webapp.roles import ADMIN, has_role
+from webapp.manage import services as manage_services
+from webapp.roles import ADMIN, connect_role_groups, has_role
+
+# The admin group's permissions here are exactly webapp.roles.ADMIN_GROUP_PERMISSIONS, set after every migrate
+# (connected here because this module is loaded by the admin's autodiscovery in every process, migrate's too).
+connect_role_groups()
 
 
 @admin.register(LLMEndpoint)
 class LLMEndpointAdmin(admin.ModelAdmin):
+    """Read-only for the admin group (it holds view_llmendpoint only): endpoints are edited, and tested, at
+    /manage/endpoints/. A superuser may still edit here; the change is in the audit trail like the page's."""
+
     list_display = ("role", "model", "base_url", "api_key_env", "max_concurrency", "requests_per_minute", "enabled")
     list_editable = ("enabled",)
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        audit.record(request, manage_services.ENDPOINT_SAVE, obj, role=obj.role, base_url=obj.base_url,
+                     model=obj.model, api_key_env=obj.api_key_env, enabled=obj.enabled)
+
+    def delete_model(self, request, obj) -> None:
+        role = obj.role
+        audit.record(request, manage_services.ENDPOINT_DELETE, obj, role=role)
+        super().delete_model(request, obj)
 
 
 @admin.register(LLMCall)
@@ -61,6 +79,21 @@ class SampleIdFilter(admin.SimpleListFilter):
                "clear_url": changelist.get_query_string(remove=[self.parameter_name])}
 
 
+class ActionFilter(admin.SimpleListFilter):
+    """The action filter: the model's actions and the administration pages' (webapp/manage/services.py), so
+    "who changed which account" is one click even before those are listed in AccessEvent.Action."""
+
+    title = "action"
+    parameter_name = "action__exact"
+
+    def lookups(self, request, model_admin):
+        known = dict(AccessEvent.Action.choices)
+        return [*known.items(), *((k, v) for k, v in manage_services.ACTIONS.items() if k not in known)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
 class _Pipe:
     """A file-like sink that hands back what the CSV writer wrote, so rows can be streamed."""
 
@@ -84,7 +117,7 @@ class AccessEventAdmin(admin.ModelAdmin):
     """Read-only: nobody adds, changes or deletes events here (the model refuses it too)."""
 
     list_display = ("created_at", "username", "action", "object_type", "object_id", "sample_id", "channel", "ip")
-    list_filter = ("action", "username", "channel", SampleIdFilter)
+    list_filter = (ActionFilter, "username", "channel", SampleIdFilter)
     date_hierarchy = "created_at"
     # "=" on the id columns: sample 4 must not match 42 or 14. Usernames and addresses by part.
     search_fields = ("=sample_id", "=object_id", "username", "ip")

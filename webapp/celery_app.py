@@ -80,6 +80,39 @@ def _start_reaper(sender: object = None, **_: object) -> None:
     reaper.start_in_worker(queues)
 
 
+@signals.worker_ready.connect
+def _end_with_bin_run(sender: object = None, **_: object) -> None:
+    """A worker that bin/run started stops when bin/run ends, however it ended (webapp/parent_watch.py).
+
+    SIGTERM starts Celery's warm shutdown (no new tasks; running ones finish). That shutdown idles several
+    seconds even with nothing to do, so once no task is running (or after 15 s: tasks are idempotent and
+    the reapers re-send what a worker left unfinished) the process leaves at once, heartbeat withdrawn."""
+    from webapp.parent_watch import watch_parent
+
+    def stop() -> None:
+        import signal
+        import time
+
+        from celery.worker import state
+        from webapp import reaper
+
+        os.kill(os.getpid(), signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while state.active_requests and time.monotonic() < deadline:
+            time.sleep(0.2)
+        try:
+            reaper.stop_in_worker()
+        finally:
+            os._exit(0)
+
+    if watch_parent(stop) is not None:
+        import signal
+        import threading
+
+        # Celery's SIGHUP handler re-executes the worker (off a terminal); a closed terminal must stop it.
+        signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=stop, daemon=True).start())
+
+
 @signals.worker_shutdown.connect
 def _stop_reaper(**_: object) -> None:
     from webapp import reaper

@@ -5,28 +5,71 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import dataclass
 
 from django.conf import settings
 
 from webapp.llm import ROLES, CallRecord, EndpointConfig, LLMGateway, SQLiteCache
 
 
-def endpoint_configs() -> dict[str, EndpointConfig]:
-    """One config per role: database row if enabled, else per-role env vars, else the global defaults."""
-    configs: dict[str, EndpointConfig] = {}
-    for role in ROLES:
-        prefix = f"SKINFLOW_{role.upper()}_"
-        configs[role] = EndpointConfig(
-            role=role,
-            base_url=os.environ.get(prefix + "BASE_URL", settings.SKINFLOW_LLM_BASE_URL),
-            model=os.environ.get(prefix + "MODEL", settings.SKINFLOW_LLM_MODEL),
-            api_key_env=os.environ.get(prefix + "API_KEY_ENV", settings.SKINFLOW_LLM_API_KEY_ENV),
-        )
+ROW = "row"
+VARIABLE = "variable"
+DEFAULT = "default"
+
+
+@dataclass(frozen=True)
+class EffectiveEndpoint:
+    """The endpoint a role's calls go to, and where each of its values comes from (the endpoints page shows
+    this: an admin who edits a variable while an enabled row exists would otherwise wonder why nothing moved).
+
+    ``source`` is ``row`` (an enabled LLMEndpoint row wins), ``variable`` (at least one SKINFLOW_* variable
+    is set for it) or ``default``; ``fields`` names, per value, the row, the variable it was read from, or
+    ``default``. ``row_id``/``row_enabled`` describe the role's row, if there is one (a disabled row is kept
+    but not used)."""
+
+    config: EndpointConfig
+    source: str
+    fields: dict[str, str]
+    row_id: int | None = None
+    row_enabled: bool | None = None
+
+
+def _from_variables(role: str) -> tuple[EndpointConfig, dict[str, str]]:
+    prefix = f"SKINFLOW_{role.upper()}_"
+    values: dict[str, str] = {}
+    fields: dict[str, str] = {}
+    for field, suffix, default in (("base_url", "BASE_URL", settings.SKINFLOW_LLM_BASE_URL),
+                                   ("model", "MODEL", settings.SKINFLOW_LLM_MODEL),
+                                   ("api_key_env", "API_KEY_ENV", settings.SKINFLOW_LLM_API_KEY_ENV)):
+        if prefix + suffix in os.environ:
+            values[field], fields[field] = os.environ[prefix + suffix], prefix + suffix
+        else:
+            values[field] = default
+            fields[field] = f"SKINFLOW_LLM_{suffix}" if f"SKINFLOW_LLM_{suffix}" in os.environ else DEFAULT
+    return EndpointConfig(role=role, **values), fields
+
+
+def effective_endpoints() -> dict[str, EffectiveEndpoint]:
+    """Per role: its enabled database row, else the per-role variables, else the global ones (or defaults)."""
     from webapp.models import LLMEndpoint
 
-    for row in LLMEndpoint.objects.filter(enabled=True):
-        configs[row.role] = row.to_config()
-    return configs
+    rows = {row.role: row for row in LLMEndpoint.objects.all()}
+    out: dict[str, EffectiveEndpoint] = {}
+    for role in ROLES:
+        row = rows.get(role)
+        if row is not None and row.enabled:
+            out[role] = EffectiveEndpoint(row.to_config(), ROW, dict.fromkeys(("base_url", "model", "api_key_env"), ROW),
+                                          row.pk, True)
+            continue
+        config, fields = _from_variables(role)
+        source = VARIABLE if any(where != DEFAULT for where in fields.values()) else DEFAULT
+        out[role] = EffectiveEndpoint(config, source, fields, row.pk if row else None, False if row else None)
+    return out
+
+
+def endpoint_configs() -> dict[str, EndpointConfig]:
+    """One config per role: database row if enabled, else per-role env vars, else the global defaults."""
+    return {role: effective.config for role, effective in effective_endpoints().items()}
 
 
 class CallRecorder:

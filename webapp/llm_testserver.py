@@ -10,8 +10,16 @@ Run it for local development::
 
     python -m webapp.llm_testserver --port 8009 --latency 0.1 [--rules rules.json]
 
-``rules.json``: ``{"rules": [{"pattern": "regex", "reply": "text"}, ...], "default": "text"}``;
-a reply may also be ``{"text": ..., "status": 500, "delay_s": 2.0}``.
+``rules.json``: ``{"rules": [{"pattern": "regex", "reply": "text"}, ...], "default": "text"}``. The first
+rule whose regex is found in the last user message's text answers. A reply may also be
+``{"text": ..., "status": 500, "delay_s": 2.0}``, or ``{"demo": "drafter"}``: the named handler of the demo
+stand-in model (webapp/demo_llm.py: drafter, structurer, diagnoser, judge, scorer, fallback) writes it, with
+an optional ``delay_s``. Without ``--rules`` the server echoes the user text. The shipped demo rule set is
+``webapp/demo_llm_rules.json`` (what ``bin/run`` starts)::
+
+    python -m webapp.llm_testserver --port 8009 --rules webapp/demo_llm_rules.json
+
+With ``SKINFLOW_PARENT_PID`` set (``bin/run`` sets it) the server stops when that process ends.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import argparse
 import json
 import random
 import re
+import signal
 import threading
 import time
 import uuid
@@ -27,6 +36,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Sequence
+
+from webapp.parent_watch import watch_parent
 
 __all__ = ["Reply", "RuleResponder", "ScriptedLLMServer", "last_user_text", "main"]
 
@@ -74,10 +85,33 @@ class RuleResponder:
     def __init__(
         self,
         rules: Sequence[tuple[str | Callable[[dict], bool], str | Reply | Callable[[dict], str | Reply]]],
-        default: str | Reply = "",
+        default: str | Reply | Callable[[dict], str | Reply] = "",
     ) -> None:
         self._rules = [(re.compile(m) if isinstance(m, str) else m, reply) for m, reply in rules]
         self.default = default
+
+    @classmethod
+    def from_json(cls, spec: Any) -> "RuleResponder":
+        """Build from ``{"rules": [{"pattern", "reply"}], "default": ...}`` (or a bare list of rules)."""
+
+        demo: Any = None
+
+        def to_reply(value: Any) -> str | Reply | Callable[[dict], str | Reply]:
+            nonlocal demo
+            if isinstance(value, dict) and "demo" in value:
+                from webapp.demo_llm import HANDLERS, DemoLLM
+
+                handler = HANDLERS.get(value["demo"])
+                if handler is None:
+                    raise ValueError(f"unknown demo handler {value['demo']!r}; choose from {', '.join(HANDLERS)}")
+                demo = demo or DemoLLM()  # one stand-in model per rule set: it remembers repeated requests
+                model, delay = demo, value.get("delay_s")
+                return lambda request: Reply(handler(model, request), delay_s=delay)
+            return Reply(**value) if isinstance(value, dict) else str(value)
+
+        rules_spec = spec.get("rules", []) if isinstance(spec, dict) else spec
+        default = to_reply(spec.get("default", "")) if isinstance(spec, dict) else ""
+        return cls([(r["pattern"], to_reply(r["reply"])) for r in rules_spec], default=default)
 
     def __call__(self, request: dict) -> str | Reply:
         text = last_user_text(request)
@@ -85,18 +119,7 @@ class RuleResponder:
             hit = matcher.search(text) is not None if isinstance(matcher, re.Pattern) else matcher(request)
             if hit:
                 return reply(request) if callable(reply) else reply
-        return self.default
-
-    @classmethod
-    def from_json(cls, spec: Any) -> "RuleResponder":
-        """Build from ``{"rules": [{"pattern", "reply"}], "default": ...}`` (or a bare list of rules)."""
-
-        def to_reply(value: Any) -> str | Reply:
-            return Reply(**value) if isinstance(value, dict) else str(value)
-
-        rules_spec = spec.get("rules", []) if isinstance(spec, dict) else spec
-        default = to_reply(spec.get("default", "")) if isinstance(spec, dict) else ""
-        return cls([(r["pattern"], to_reply(r["reply"])) for r in rules_spec], default=default)
+        return self.default(request) if callable(self.default) else self.default
 
 
 def _count_tokens(text: str) -> int:
@@ -330,9 +353,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                                failure_status=args.failure_status, seed=args.seed, host=args.host, port=args.port)
     server.start()
     print(f"serving OpenAI-compatible chat completions at {server.base_url} (Ctrl-C to stop)", flush=True)
+    stop = threading.Event()
+    # Started by bin/run: end with it, whichever way it ended (webapp/parent_watch.py says why).
+    watch_parent(stop.set)
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: stop.set())
     try:
-        while True:
-            time.sleep(3600)
+        stop.wait()
     except KeyboardInterrupt:
         pass
     finally:

@@ -203,6 +203,17 @@ class AccessEvent(models.Model):
         SNAPSHOT_CREATE = "snapshot.create", "created a training snapshot"
         TRAINING_LAUNCH = "training.launch", "launched a training run"
         AUDIT_EXPORT = "audit.export", "downloaded the audit trail"
+        REVIEW_UNDO = "review.undo", "undid a review action"
+        CHECKPOINT_DOWNLOAD = "checkpoint.download", "downloaded a training checkpoint"
+        USER_CREATE = "user.create", "created an account"
+        USER_ROLES = "user.roles", "changed an account's roles"
+        USER_DEACTIVATE = "user.deactivate", "deactivated an account"
+        USER_REACTIVATE = "user.reactivate", "reactivated an account"
+        USER_PASSWORD = "user.password_reset", "reset an account's password"
+        USER_UNLOCK = "user.unlock", "unlocked an account's logins"
+        ENDPOINT_SAVE = "llm_endpoint.save", "saved an LLM endpoint"
+        ENDPOINT_DELETE = "llm_endpoint.delete", "removed an LLM endpoint row"
+        ENDPOINT_TEST = "llm_endpoint.test", "tested an LLM endpoint"
 
     class Channel(models.TextChoices):
         PAGE = "page", "page"

@@ -46,16 +46,36 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 _DEFAULT_SECRET = "insecure-dev-key-change-me"
 SECRET_KEY_MIN_LENGTH = 50
 SECRET_KEY_MIN_UNIQUE = 5
-_MAKE_A_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+_MAKE_A_KEY = "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'"
+
+
+# A local install's key: bin/run writes a random one here on its first run (mode 0600), so that manage.py and
+# the worker find it with no variable set. Used only when DJANGO_SECRET_KEY is unset; production sets the
+# variable (docker-compose requires it), which always wins. With neither, the start stops as before.
+SECRET_KEY_FILE = DATA_DIR / "secret_key"
+
+
+def read_secret_key_file(path: Path) -> str | None:
+    """The key in ``path`` (None when there is no such file). A file other users may read is refused: the key
+    signs every login."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return None
+    if mode & 0o077:
+        raise ImproperlyConfigured(f"{path} (the secret key bin/run wrote) may be read by other users (mode "
+                                   f"{mode & 0o777:o}). Run: chmod 600 {path}")
+    return path.read_text(encoding="utf-8").strip()
 
 
 def secret_key_problem(key: str | None, debug: bool) -> str | None:
-    """Why ``key`` (None: the variable is unset) must not be used, or None when it may."""
+    """Why ``key`` (None: the variable is unset and there is no key file) must not be used, or None when it may."""
     if key is None:
         if debug:
             return None  # the development default, for DJANGO_DEBUG=1 only
         return ("DJANGO_SECRET_KEY is not set and DEBUG is off. Set DJANGO_SECRET_KEY to a long random string "
-                f"({_MAKE_A_KEY}), or set DJANGO_DEBUG=1 for local work.")
+                f"({_MAKE_A_KEY}); for a local install, run bin/run once (it writes a key to {SECRET_KEY_FILE}), "
+                "or set DJANGO_DEBUG=1 for local work.")
     if not key.strip():
         return (f"DJANGO_SECRET_KEY is empty. Set it to a long random string ({_MAKE_A_KEY}), or unset it and "
                 "set DJANGO_DEBUG=1 for local work.")
@@ -69,7 +89,13 @@ def secret_key_problem(key: str | None, debug: bool) -> str | None:
 
 
 _secret_from_env = os.environ.get("DJANGO_SECRET_KEY")
-if (_secret_problem := secret_key_problem(_secret_from_env, DEBUG)) is not None:
+if _secret_from_env is None and (_secret_from_file := read_secret_key_file(SECRET_KEY_FILE)) is not None:
+    # Checked as strictly as a production key whatever DEBUG says: bin/run writes a strong one, so a weak
+    # one was put there by hand.
+    if (_secret_problem := secret_key_problem(_secret_from_file, False)) is not None:
+        raise ImproperlyConfigured(_secret_problem.replace("DJANGO_SECRET_KEY", f"The key in {SECRET_KEY_FILE}", 1))
+    _secret_from_env = _secret_from_file
+elif (_secret_problem := secret_key_problem(_secret_from_env, DEBUG)) is not None:
     raise ImproperlyConfigured(_secret_problem)
 SECRET_KEY = _DEFAULT_SECRET if _secret_from_env is None else _secret_from_env
 # Behind a TLS-terminating proxy (the production setup) set DJANGO_HTTPS=1: cookies are then sent over

@@ -3,7 +3,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from annotations import views as annotation_views
 from annotations.api import DatasetViewSet, SampleViewSet
+from annotations.drafting_api import DraftingRunProgressView
 from evaluation.api import EvalRunViewSet
 from training.api import CheckpointViewSet, SnapshotViewSet, TrainingRunViewSet
 from annotations.review_api import (DraftingRunViewSet, FieldFrequencyViewSet, ReviewSampleViewSet,
@@ -43,9 +45,12 @@ urlpatterns = [
     path("api/auth/logout-all/", auth_views.LogoutAllView.as_view(), name="api-logout-all"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/drafting-runs/<int:pk>/progress/", DraftingRunProgressView.as_view(), name="drafting-run-progress"),
     path("api/", include(router.urls)),
     path("evaluation/", include("evaluation.urls")),
     path("training/", include("training.urls")),
+    path("review/runs/<int:run_id>/", annotation_views.drafting_run, name="drafting-run"),  # its samples, live
     path("review/", include("annotations.review_urls")),
+    path("manage/", include("webapp.manage.urls")),  # accounts and LLM endpoints (admin role)
     path("", include("annotations.urls")),
 ]

@@ -60,7 +60,8 @@ def test_keyboard_review_and_exclusive_claims(browser, live_server, tmp_path):
     first.keyboard.press("Alt+s")
     entry = first.locator("#history li", has_text="revision saved")
     entry.wait_for()
-    assert "by derm" in entry.inner_text() and "changed color, location" in entry.inner_text()
+    text = entry.inner_text()
+    assert "by derm" in text and "erythematous\t→\tsalmon pink" in text and "extensor elbows and knees" in text
     assert first.inner_text("#caption-version") == "1"
     first.set_viewport_size({"width": 1400, "height": 900})
     first.screenshot(path=str(tmp_path / "review.png"))

@@ -23,7 +23,7 @@ def waiting(db):
 
 def test_dermatologist_sees_the_queue_but_no_admin_tools(derm_client, waiting):
     page = derm_client.get(reverse("review-queue")).content.decode()
-    assert "Review next sample" in page and "1 waiting for you" in page
+    assert "Review next sample" in page and "<b>1</b> waiting for you in all datasets" in page
     assert "Machine drafting" not in page
     assert derm_client.get(reverse("field-stats")).status_code == 403
 

@@ -26,3 +26,20 @@ def at(sequence, index):
 @register.filter
 def label(category) -> str:
     return (category or "").replace("_", " ")
+
+
+@register.filter
+def tojson(value) -> str:
+    """A value as JSON for a data- attribute (autoescaping makes it attribute-safe)."""
+    import json
+
+    return json.dumps(value, default=str)
+
+
+@register.filter
+def get(mapping, key):
+    """mapping[key], or None (a dict looked up by a variable key in a template)."""
+    try:
+        return mapping.get(key)
+    except AttributeError:
+        return None

@@ -55,6 +55,77 @@ def build_reward_function(spec: RunSpec) -> Callable[..., list[float]]:
     return diagnosis_reward
 
 
+def _text(value: Any) -> str:
+    """The text of a prompt or completion as TRL passes it: a string, or chat messages with text parts."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return _text(value.get("content", ""))
+    if isinstance(value, (list, tuple)):
+        parts = [_text(v) for v in value if not (isinstance(v, dict) and v.get("type") == "image")]
+        return "\n".join(p for p in parts if p)
+    return ""
+
+
+class RolloutRecorder:
+    """Wraps a reward function and keeps the last batch it scored, so that each logged step can write a few
+    prompts and completions with their rewards to ``rollouts.jsonl`` (the run page shows them).
+
+    Only the first :data:`~training.metrics.ROLLOUTS_PER_STEP` completions of a batch are kept: TRL puts the G
+    completions of one prompt next to each other, so that is a whole group at the usual G, and texts are cut
+    to a few thousand characters, so the file stays small however long the run."""
+
+    PROMPT_CHARS = 600
+    COMPLETION_CHARS = 3000
+
+    def __init__(self, reward: Callable[..., list[float]], path: Path) -> None:
+        self.reward, self.path = reward, path
+        self.__name__ = getattr(reward, "__name__", "reward")  # TRL names the reward metric after it
+        self.batch: list[dict[str, Any]] = []
+        self.fresh = False
+
+    def __call__(self, prompts: list[Any] | None = None, completions: list[Any] | None = None,
+                 references: list[str] | None = None, **kw: Any) -> list[float]:
+        from training.metrics import ROLLOUTS_PER_STEP
+
+        completions = list(completions or [])
+        scores = self.reward(completions=completions, references=references, **kw)
+        prompts, references = list(prompts or []), list(references or [])
+        ids = list(kw.get("sample_id") or [])
+        self.batch = [{
+            "prompt": _text(prompts[i])[-self.PROMPT_CHARS:] if i < len(prompts) else "",
+            "completion": _text(completions[i])[:self.COMPLETION_CHARS],
+            "reference": str(references[i])[:self.COMPLETION_CHARS] if i < len(references) else "",
+            "reward": float(scores[i]) if scores[i] is not None else None,
+            "sample_id": int(ids[i]) if i < len(ids) else None,
+        } for i in range(min(len(completions), len(scores), ROLLOUTS_PER_STEP))]
+        self.fresh = True
+        return scores
+
+    def flush(self, step: int) -> None:
+        """Write the batch scored since the last flush under ``step`` (nothing new: nothing written)."""
+        if not self.fresh:
+            return
+        self.fresh = False
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"step": int(step), "samples": self.batch}) + "\n")
+
+
+def _device_report(model: Any) -> str:
+    """The device line for the run page: where the model's weights are, and the GPU's name."""
+    import socket
+
+    import torch
+
+    from training.metrics import device_line
+
+    device = next(model.parameters()).device
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
+    label = f"{device.type}:{device.index or 0}" if device.type == "cuda" else device.type
+    return device_line(label, name, host=socket.gethostname(), engine="trl", torch=torch.__version__,
+                       threads=torch.get_num_threads())
+
+
 def _save_checkpoint(model: Any, processor: Any, output_dir: Path, step: int, *, final: bool) -> None:
     folder = output_dir / "checkpoints" / f"step-{step}"
     model.save_pretrained(folder)
@@ -118,8 +189,12 @@ def train(spec: RunSpec) -> Path:
         def __init__(self) -> None:
             self.started = time.monotonic()
 
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            print(_device_report(trainer.model), flush=True)
+
         def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kw: Any) -> None:
             if logs and "train_runtime" not in logs:
+                reward.flush(state.global_step)
                 print(metric_line(state.global_step, logs), flush=True)
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
@@ -127,7 +202,9 @@ def train(spec: RunSpec) -> Path:
             if hp["save_steps"] and step % hp["save_steps"] == 0 and step < hp["max_steps"]:
                 _save_checkpoint(trainer.model, processor, output_dir, step, final=False)
 
-    reward = build_reward_function(spec)
+    from training.metrics import ROLLOUTS_FILE
+
+    reward = RolloutRecorder(build_reward_function(spec), output_dir / ROLLOUTS_FILE)
     with mock.patch.object(grpo_module, "create_model_from_path", lambda path, **kw: load_model(path, dtype=kw.get("dtype"))):
         trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=args, train_dataset=dataset,
                               processing_class=processor, callbacks=[Reporter()])

@@ -607,16 +607,17 @@ def test_forked_child_gets_its_own_loop(server, gateways):
 def test_unclosed_gateway_does_not_leak_its_loop_thread(server):
     import gc
 
-    def loop_threads() -> int:
-        return sum(t.name == "llm-gateway-loop" and t.is_alive() for t in threading.enumerate())
+    def loop_threads() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "llm-gateway-loop" and t.is_alive()}
 
+    # Follow this gateway's own thread: an unclosed gateway of an earlier test may be collected meanwhile.
     before = loop_threads()
     gateway = make_gateway(server)
     gateway.chat("judge", [user_message("x")])
-    assert loop_threads() == before + 1
+    (mine,) = loop_threads() - before
     del gateway
     gc.collect()
     deadline = time.monotonic() + 5
-    while loop_threads() > before and time.monotonic() < deadline:
+    while mine.is_alive() and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert loop_threads() == before
+    assert not mine.is_alive()

@@ -65,15 +65,6 @@ class Command(BaseCommand):
         self.stdout.write(f"Pearson r = {fmt(corr['pearson'])}, Spearman rho = {fmt(corr['spearman'])}")
 
     def _compute(self, rows: list, k: int) -> list:
-        from evaluation.judge import ClinicalJudge, run_sync
-        from training.rewards import CaptionReward  # the Stage I reward itself, so Table 1 validates it
-        from webapp.gateway import CallRecorder, build_gateway
+        from evaluation.reward_validation_services import compute
 
-        recorder = CallRecorder(purpose="reward-validation")
-        gateway = build_gateway(recorder)
-        try:
-            return run_sync(core.avalidate(rows, scorer=CaptionReward(gateway), gateway=gateway,
-                                           judge=ClinicalJudge(gateway=gateway), k=k))
-        finally:
-            gateway.close()
-            recorder.flush()
+        return compute(rows, k)

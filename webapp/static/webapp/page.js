@@ -24,7 +24,8 @@
   var altN = document.querySelector("[data-alt-n]");
   if (altN) {
     document.addEventListener("keydown", function (e) {
-      if (!e.altKey || e.key.toLowerCase() !== "n") return;
+      // The physical key, not the character: macOS Option+N types "˜" (a dead key), so e.key is never "n".
+      if (!e.altKey || e.ctrlKey || e.metaKey || e.code !== "KeyN") return;
       e.preventDefault();
       if (altN.tagName === "FORM") altN.requestSubmit(); else altN.click();
     });
