@@ -14,4 +14,5 @@ RUN DJANGO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(
     python manage.py collectstatic --noinput -v0 \
  && mkdir -p /data/static && cp -r /tmp/build/static/. /data/static/
 EXPOSE 8000
-CMD ["gunicorn", "webapp.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "120"]
+# gthread workers (3 processes x 4 threads, keep-alive): webapp/gunicorn_conf.py says why and what measured it.
+CMD ["gunicorn", "--config", "webapp/gunicorn_conf.py", "webapp.wsgi:application"]

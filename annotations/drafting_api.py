@@ -37,7 +37,10 @@ def progress_payload(status: selectors.RunStatus, *, have: set[str], is_admin: b
             "id": job.pk, "token": job.token, "sample_id": sample.pk, "label": sample.label,
             "external_id": sample.external_id, "state": job.state, "state_display": job.get_state_display(),
             "attempts": job.attempts, "reason": redact.error_for(job.reason, is_admin=is_admin),
-            "thumbnail_url": reverse("sample-thumbnail", args=[sample.pk]) if sample.image else None,
+            # Lists never show a photo marked as identifying (as the evaluation lists); its own page does.
+            "thumbnail_url": (reverse("sample-thumbnail", args=[sample.pk])
+                              if sample.image and not sample.identifying_content else None),
+            "image_hidden": bool(sample.identifying_content),
             "sample_url": reverse("review-sample", args=[sample.pk]),
         })
     errors = [{**group, "error": redact.error_for(group["error"], is_admin=is_admin),

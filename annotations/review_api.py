@@ -77,7 +77,8 @@ class ReviewSampleViewSet(viewsets.GenericViewSet):
         if sample is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         audit.record(request, AccessEvent.Action.REVIEW_CLAIM, sample)
-        return Response(_detail(self.get_queryset().get(pk=sample.pk), request))
+        # The claimed row as the claim left it (dataset and claimant filled in): answered without reading it again.
+        return Response(_detail(sample, request))
 
     def retrieve(self, request: Request, pk: str) -> Response:
         sample = self.get_object()

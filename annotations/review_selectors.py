@@ -50,12 +50,19 @@ def review_queue(user: Any = None, dataset: Dataset | None = None) -> QuerySet[S
                                      output_field=IntegerField())).order_by("priority", "id")
 
 
-def starting_caption(sample: Sample) -> dict[str, str] | None:
-    """What the form is prefilled with: the standing caption, else the best machine attempt."""
+def starting_caption(sample: Sample, drafts: list | None = None) -> dict[str, str] | None:
+    """What the form is prefilled with: the standing caption, else the best machine attempt (of ``drafts``
+    when the caller has read them already, so they are not read twice)."""
     if sample.caption:
         return sample.caption
-    best = drafting.best_attempt(list(sample.drafts.all()))
+    best = drafting.best_attempt(list(sample.drafts.all()) if drafts is None else drafts)
     return best.caption if best else None
+
+
+def in_queue(sample: Sample) -> bool:
+    """:func:`in_queue_q` for a sample already read: the same rule on its fields, without a query."""
+    return sample.state == Sample.State.NEEDS_EXPERT or (
+        bool(sample.audit) and sample.state == Sample.State.AUTO_ACCEPTED)
 
 
 def bulk_accept_preview(sample_ids: Iterable[int], *, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -107,9 +114,11 @@ def review_detail(sample: Sample, *, is_admin: bool = False) -> dict[str, Any]:
         "events": events,
         "history": history(events, revisions, is_admin=is_admin),
         "recheck": recheck_summary(last, events, is_admin=is_admin),
-        "caption": starting_caption(sample),
+        # From the rows just read: the drafts once (not again for the caption), the queue rule on the sample's
+        # own fields (not a second query for the row in hand).
+        "caption": starting_caption(sample, drafts),
         "claimed_by": sample.claimed_by if live_claim else None,
-        "reviewable": Sample.objects.filter(in_queue_q(), pk=sample.pk).exists(),
+        "reviewable": in_queue(sample),
         "override": _override_offer(sample, revisions),
     }
 
@@ -140,8 +149,9 @@ def queue_counts(dataset: Dataset | None = None) -> dict[str, int]:
 
 def waiting_for(user: Any, dataset: Dataset | None = None) -> int:
     """How many samples "Review next sample" can still give this reviewer (in ``dataset`` when one is chosen):
-    waiting for review, not skipped by them."""
-    return review_queue(user, dataset).count()
+    waiting for review, not skipped by them, and not held by another reviewer (their own claim counts)."""
+    now = timezone.now()
+    return review_queue(user, dataset).filter(free_q(now) | live_claim_q(user, now)).count()
 
 
 def field_edit_stats(dataset: Dataset | None = None) -> list[dict[str, Any]]:

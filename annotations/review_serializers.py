@@ -1,13 +1,98 @@
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotations.models import CaptionDraft, CaptionRevision, DraftingRun, FieldFrequencyAnalysis, SampleEvent
 from annotations.review_services import REJECT_REASONS
 from annotations.schema import FIELDS, LESION_TYPES
-from webapp.redact import errors_in
+from webapp.redact import error_for, errors_in
 from webapp.redact_fields import PublicErrorField, viewer_is_admin
+
+
+# --- The review answers without DRF's per-field machinery ---------------------------------------------------
+# claim-next answers a sample with its drafts, revisions, events, history and re-check; DRF built ~100 field
+# objects per answer (deep copies, model introspection) and walked them: 5.5-7 ms of CPU per claim answer and
+# 0.8-1.3 ms per revision (every save and every re-check poll), against 0.3 and 0.06 ms written directly
+# (benchmarks/bench_review_load.py's load). ReviewSampleSerializer and CaptionRevisionSerializer keep their
+# declared fields (the OpenAPI schema, the documentation) and write the same JSON directly: each helper is what
+# DRF's field does, including its rule that a None attribute is answered as null whatever the field's type.
+# A field declared there must be written here too (same name, same order).
+
+_DATETIME = serializers.DateTimeField()  # unbound and stateless: the project's time zone, ISO 8601 with "Z"
+
+
+def _dt(value: Any) -> Any:
+    return None if value is None else _DATETIME.to_representation(value)
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _bool(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _str_list(values: Any) -> list | None:  # ListField(child=CharField())
+    return None if values is None else [None if v is None else str(v) for v in values]
+
+
+def _str_dict(values: Any) -> dict | None:  # DictField(child=CharField())
+    return None if values is None else {str(k): None if v is None else str(v) for k, v in values.items()}
+
+
+def _error(value: Any, is_admin: bool) -> str | None:  # PublicErrorField
+    return None if value is None else error_for(str(value), is_admin=is_admin)
+
+
+def _draft(d: CaptionDraft, is_admin: bool) -> dict:
+    return {"id": _int(d.id), "attempt": _int(d.attempt), "prompt_version": _str(d.prompt_version),
+            "drafter_model": _str(d.drafter_model), "structurer_model": _str(d.structurer_model),
+            "diagnoser_model": _str(d.diagnoser_model), "description": _str(d.description), "caption": d.caption,
+            "caption_error": _error(d.caption_error, is_admin), "diagnoses": d.diagnoses,
+            "judge_category": _str(d.judge_category), "judge_rationale": _str(d.judge_rationale),
+            "consistent": _bool(d.consistent), "prompt_tokens": _int(d.prompt_tokens),
+            "completion_tokens": _int(d.completion_tokens), "created_at": _dt(d.created_at)}
+
+
+def _revision(r: CaptionRevision, is_admin: bool) -> dict:
+    return {"id": _int(r.id), "version": _int(r.version), "author": _str(r.author.username), "caption": r.caption,
+            "base_caption": r.base_caption, "check_state": _str(r.check_state), "diagnoses": r.diagnoses,
+            "judge_category": _str(r.judge_category), "judge_rationale": _str(r.judge_rationale),
+            "check_error": _error(r.check_error, is_admin), "created_at": _dt(r.created_at)}
+
+
+def _event(e: SampleEvent, is_admin: bool) -> dict:
+    actor = e.actor if e.actor_id is not None else None
+    detail = e.detail
+    return {"id": _int(e.id), "kind": _str(e.kind), "kind_display": _str(e.get_kind_display()),
+            "actor": _str(actor.username) if actor is not None else None,
+            # SampleEventSerializer filters the detail after DRF's null rule, so a None detail is filtered too.
+            "detail": errors_in(detail, is_admin=is_admin), "created_at": _dt(e.created_at)}
+
+
+def _history_row(row: dict) -> dict:
+    changes = row["changes"]
+    return {"id": _int(row["id"]), "at": _dt(row["at"]), "kind": _str(row["kind"]),
+            "kind_display": _str(row["kind_display"]), "actor": _str(row["actor"]), "summary": _str(row["summary"]),
+            "changes": None if changes is None else [
+                {"field": _str(c["field"]), "old": _str(c["old"]), "new": _str(c["new"])} for c in changes],
+            "note": _str(row["note"])}
+
+
+def _recheck(r: dict) -> dict:
+    cited = r["cited"]
+    return {"version": _int(r["version"]), "state": _str(r["state"]), "headline": _str(r["headline"]),
+            "malformed": _bool(r["malformed"]), "diagnoses": _str_list(r["diagnoses"]),
+            "category": _str(r["category"]), "rationale": _str(r["rationale"]), "raw_answer": _str(r["raw_answer"]),
+            "cited": None if cited is None else {str(k): _str_list(v) for k, v in cited.items()}}
 
 
 class CaptionDraftSerializer(serializers.ModelSerializer):
@@ -30,6 +115,10 @@ class CaptionRevisionSerializer(serializers.ModelSerializer):
         fields = ["id", "version", "author", "caption", "base_caption", "check_state", "diagnoses",
                   "judge_category", "judge_rationale", "check_error", "created_at"]
         read_only_fields = fields
+
+    def to_representation(self, instance: CaptionRevision) -> dict:
+        # The declared fields' output, written directly (see _revision): the save's answer and every poll.
+        return _revision(instance, viewer_is_admin(self.context))
 
 
 class SampleEventSerializer(serializers.ModelSerializer):
@@ -110,6 +199,27 @@ class ReviewSampleSerializer(serializers.Serializer):
 
     def get_image_url(self, obj) -> str:
         return f"/samples/{obj['sample'].id}/image/"
+
+    def to_representation(self, detail: dict) -> dict:
+        # The declared fields' output (review_selectors.review_detail), written directly: see _draft & co.
+        is_admin = viewer_is_admin(self.context)
+        sample, claimed_by, recheck = detail["sample"], detail["claimed_by"], detail["recheck"]
+        return {
+            "id": _int(sample.id), "dataset": _str(sample.dataset.name), "label": _str(sample.label),
+            "state": _str(sample.state), "rejection_reason": _str(sample.rejection_reason),
+            "fitzpatrick": _int(sample.fitzpatrick), "audit": _bool(sample.audit),
+            "identifying_content": _bool(sample.identifying_content), "caption_version": _int(sample.caption_version),
+            "caption": _str_dict(detail["caption"]),
+            "claimed_by": _str(claimed_by.username) if claimed_by is not None else None,
+            "claim_expires_at": _dt(sample.claim_expires_at), "image_url": self.get_image_url(detail),
+            "last_error": _error(sample.last_error, is_admin),
+            "drafts": [_draft(d, is_admin) for d in detail["drafts"]],
+            "best_draft_id": _int(detail["best_draft_id"]),
+            "revisions": [_revision(r, is_admin) for r in detail["revisions"]],
+            "events": [_event(e, is_admin) for e in detail["events"]],
+            "history": [_history_row(row) for row in detail["history"]],
+            "recheck": None if recheck is None else _recheck(recheck),
+        }
 
 
 # The caption as annotations.schema.parse_caption takes it: exactly the 12 fields, each a string ("" for none).

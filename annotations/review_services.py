@@ -96,8 +96,13 @@ def _pick_locked(user: Any, dataset: Dataset | None, now) -> Sample | None:
         ~Exists(SampleEvent.objects.filter(sample=OuterRef("pk"), actor=user, kind=Event.SKIPPED)))
     if dataset is not None:
         base = base.filter(dataset=dataset)
+    # The dataset comes in the same query (the answer names it), locking only the sample's row.
+    if connection.features.has_select_for_update_of:
+        locked = base.select_related("dataset").select_for_update(skip_locked=True, of=("self",))
+    else:
+        locked = base.select_for_update(skip_locked=True)
     for queue in (Q(state=Sample.State.NEEDS_EXPERT), Q(state=Sample.State.AUTO_ACCEPTED, audit=True)):
-        sample = base.filter(queue).select_for_update(skip_locked=True).order_by("id").first()
+        sample = locked.filter(queue).order_by("id").first()
         if sample is not None:
             return sample
     return None
@@ -112,12 +117,18 @@ def claim_next(user: Any, *, dataset: Dataset | None = None, lease: timedelta = 
     event and the lock share one transaction (one commit). Elsewhere (SQLite, which serialises writers and
     has no row locks) reviewers arriving together try the oldest ``window`` free samples in different random
     orders, so they rarely collide; a lost race just moves on to the next candidate.
+
+    The sample comes back as it stands after the claim, with its dataset and ``claimed_by`` filled in, so the
+    caller need not read it again.
     """
     now = timezone.now()
-    mine = Sample.objects.filter(in_queue_q(), claimed_by=user, claim_expires_at__gt=now) \
+    mine = Sample.objects.select_related("dataset").filter(in_queue_q(), claimed_by=user, claim_expires_at__gt=now) \
         .order_by("claim_expires_at").first()
     if mine is not None:
-        Sample.objects.filter(pk=mine.pk, claimed_by=user).update(claim_expires_at=now + lease)
+        if Sample.objects.filter(pk=mine.pk, claimed_by=user).update(claim_expires_at=now + lease):
+            mine.claimed_by, mine.claim_expires_at = user, now + lease
+        else:  # changed in between (another tab decided it): answer what the row says now
+            mine = Sample.objects.select_related("dataset", "claimed_by").filter(pk=mine.pk).first() or mine
         return mine
     if connection.features.has_select_for_update_skip_locked:
         with transaction.atomic():
@@ -140,7 +151,7 @@ def claim_next(user: Any, *, dataset: Dataset | None = None, lease: timedelta = 
                 if Sample.objects.filter(free_q(now), in_queue_q(), pk=sample_id).update(
                         claimed_by=user, claim_expires_at=now + lease):
                     SampleEvent.objects.create(sample_id=sample_id, actor=user, kind=Event.CLAIMED)
-                    return Sample.objects.get(pk=sample_id)
+                    return Sample.objects.select_related("dataset", "claimed_by").get(pk=sample_id)
         now = timezone.now()
     return None
 

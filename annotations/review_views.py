@@ -13,17 +13,27 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from annotations import drafting_services, review_selectors, review_services
 from annotations.filters import SampleFilter
-from annotations.models import Dataset, DraftingRun, FieldFrequencyAnalysis, Sample
+from annotations.models import Dataset, FieldFrequencyAnalysis, Sample
 from annotations.schema import FIELD_GUIDELINES, FIELDS, LESION_TYPE_GROUPS, LESION_TYPES, split_lesion_types
 from webapp import audit
 from webapp.models import AccessEvent
-from webapp.params import int_or_none
+from webapp.params import int_or_none, is_whole_number
 from webapp.roles import ADMIN, has_role, role_required
+
+
+def _chosen_dataset(request: HttpRequest, raw: str | None) -> tuple[Dataset | None, bool]:
+    """The dataset a ``?dataset=`` names, and whether the value was bad (then the page says so and shows all)."""
+    if not raw:
+        return None, False
+    dataset = Dataset.objects.filter(pk=int_or_none(raw)).first()
+    if dataset is None:
+        messages.error(request, f"No dataset has the id {raw[:40]!r}: showing every dataset. Pick one from the list.")
+    return dataset, dataset is None
 
 
 @role_required()
 def queue(request: HttpRequest) -> HttpResponse:
-    dataset = Dataset.objects.filter(pk=int_or_none(request.GET.get("dataset"))).first()
+    dataset, bad = _chosen_dataset(request, request.GET.get("dataset"))
     context = {"counts": review_selectors.queue_counts(dataset), "datasets": Dataset.objects.all(),
                "dataset": dataset, "waiting": review_selectors.waiting_for(request.user, dataset),
                "recent": review_selectors.recent_actions(request.user, limit=5)}
@@ -37,7 +47,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         context["bulk_filter"] = waiting
         context["needs_expert"] = waiting.qs.select_related("dataset")[:200]
         audit.record_samples(request, AccessEvent.Action.SAMPLE_LIST, [s.pk for s in context["needs_expert"]])
-    return render(request, "annotations/review_queue.html", context)
+    return render(request, "annotations/review_queue.html", context, status=400 if bad else 200)
 
 
 @role_required()
@@ -45,11 +55,11 @@ def queue(request: HttpRequest) -> HttpResponse:
 def next_sample(request: HttpRequest) -> HttpResponse:
     """POST claims the next sample (or gives back your live claim). GET only offers the button: a link
     preview or prefetch must never take a sample out of the queue."""
-    dataset = Dataset.objects.filter(pk=int_or_none(request.POST.get("dataset") or request.GET.get("dataset"))).first()
-    if request.method == "GET":
+    dataset, bad = _chosen_dataset(request, request.POST.get("dataset") or request.GET.get("dataset"))
+    if request.method == "GET" or bad:  # a bad dataset claims nothing: the page says so and offers the choice
         return render(request, "annotations/review_next.html", {
             "dataset": dataset, "datasets": Dataset.objects.all(),
-            "waiting": review_selectors.waiting_for(request.user, dataset)})
+            "waiting": review_selectors.waiting_for(request.user, dataset)}, status=400 if bad else 200)
     sample = review_services.claim_next(request.user, dataset=dataset)
     if sample is None:
         messages.info(request, f"Nothing is waiting for review in {dataset.name} right now." if dataset
@@ -141,7 +151,7 @@ def start_run(request: HttpRequest) -> HttpResponse:
 def bulk_accept(request: HttpRequest) -> HttpResponse:
     """Two steps: the ticked samples first come back as a preview (thumbnail, label, caption, verdict and
     the count); only the preview's "Accept N" button (``confirm=1``) commits."""
-    ids = [int(i) for i in request.POST.getlist("sample") if i.isdigit()]
+    ids = [int(i) for i in request.POST.getlist("sample") if is_whole_number(i)]
     if not ids:
         messages.error(request, "Tick at least one sample to accept.")
         return redirect("review-queue")

@@ -83,7 +83,8 @@ class RunJobRowSerializer(serializers.Serializer):
     attempts = serializers.IntegerField()
     reason = serializers.CharField(help_text="The error, or what the last attempt's check said; without internal "
                                              "addresses for non-admins.")
-    thumbnail_url = serializers.CharField(allow_null=True)
+    thumbnail_url = serializers.CharField(allow_null=True, help_text="null without an image, or when hidden.")
+    image_hidden = serializers.BooleanField(help_text="The photo is marked as identifying: lists do not show it.")
     sample_url = serializers.CharField(help_text="The sample's page (its review page).")
 
 

@@ -20,15 +20,17 @@ login page like a browser: session cookie + CSRF header), each looping 50 times 
                                              Studio's submit is synchronous; here acceptance is asynchronous, so
                                              the page waits for the verdict: --poll-ms 100 is a harder load.)
 
-gunicorn runs 3 gthread workers x 4 threads by default: 3 processes so that Python (one core per process,
+gunicorn runs with the web container's settings (webapp/gunicorn_conf.py, as the Dockerfile and docker-compose.yml
+start it): 3 gthread workers x 4 threads by default: 3 processes so that Python (one core per process,
 the GIL) can use both cores while one process waits; 4 threads each so that a request waiting on PostgreSQL
 (an fsync'd commit) or on Redis does not idle its process, and keep-alive connections like a browser's.
 Measured here under the same load: 3 sync workers gave claim p50 690 / p95 1468 ms, 5 sync workers 422 / 916,
 3 x 4 gthread 142 / 704 (at equal CPU per request), so gthread is the default.
 
 Reported beside the latencies: the CPU each part used per loop (gunicorn, Celery worker, PostgreSQL, the LLM
-stand-in, the clients, from /proc), which stays meaningful when other work shares the machine, and the load
-average before and after.
+stand-in, the clients, from /proc) and gunicorn's CPU per request (comparable between runs whose re-checks, and so
+polls per loop, differ), which stay meaningful when other work shares the machine, and the load average before
+and after.
 
 The re-check runs where it runs in production: a Celery worker (llm queue, 8 threads, as bin/run starts it)
 calling the project's local OpenAI-compatible server (webapp/llm_testserver.py) whose one rule answers the
@@ -424,6 +426,11 @@ def report(args, outputs: list[dict], wall: float, problems: list[str], gunicorn
         f"{name} {secs / loops * 1000:.1f} ms" for name, secs in cpu.items())
         + f"; total {sum(cpu.values()) / loops * 1000:.1f} ms; the run used {sum(cpu.values()) / span:.2f} of "
           f"{os.cpu_count()} cores")
+    requests = sum(len(merged[k]) for k in ("claim", "save", "poll"))
+    if "gunicorn" in cpu and requests:
+        # Per request rather than per loop: a faster re-check means fewer polls per loop, so this one compares runs.
+        print(f"gunicorn CPU per request: {cpu['gunicorn'] / requests * 1000:.1f} ms ({requests} requests: "
+              f"{len(merged['claim'])} claims, {len(merged['save'])} saves, {len(merged['poll'])} polls)")
     print(f"errors: {sum(errors.values())}" + (f" {errors}" if errors else ""))
     for o in outputs:
         for e in o["error_samples"][:2]:
@@ -529,9 +536,11 @@ def profile(ds, rounds: int) -> None:
     now = timezone.now()
     skipped = SampleEvent.objects.filter(sample=OuterRef("pk"), actor=user, kind=SampleEvent.Kind.SKIPPED)
     query = Sample.objects.filter(free_q(now)).filter(~Exists(skipped), state=Sample.State.NEEDS_EXPERT).order_by("id")
-    print("\nEXPLAIN ANALYZE of the claim's candidate query (oldest free needs_expert sample, row-locked):")
+    print("\nEXPLAIN ANALYZE of the claim's candidate query (oldest free needs_expert sample with its dataset, "
+          "only the sample's row locked):")
     with transaction.atomic():
-        print(query.select_for_update(skip_locked=True)[:1].explain(analyze=True))
+        print(query.select_related("dataset").select_for_update(skip_locked=True, of=("self",))[:1]
+              .explain(analyze=True))
         transaction.set_rollback(True)
 
 
@@ -595,13 +604,15 @@ def main() -> None:
             procs.append(start([str(venv / "celery"), "-A", "webapp.celery_app", "worker", "-Q", "llm", "-P", "threads",
                                 "--concurrency", "8", "--loglevel", os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING"), "-n", f"bench-{os.getpid()}@%h"],
                                env, tmp / "worker.log"))
-            # gthread: keep-alive connections and several requests per process (see the module docstring).
+            # The web container's settings (webapp/gunicorn_conf.py: gthread, keep-alive), with this run's
+            # --workers / --threads on top; --threads 1 is the old sync worker.
             gunicorn_desc = (f"gunicorn {args.workers} workers x {args.threads} threads (gthread)"
                              if args.threads > 1 else f"gunicorn {args.workers} sync workers")
-            procs.append(start([str(venv / "gunicorn"), "webapp.wsgi:application", "--bind", f"127.0.0.1:{web_port}",
+            procs.append(start([str(venv / "gunicorn"), "--config", str(ROOT / "webapp" / "gunicorn_conf.py"),
+                                "webapp.wsgi:application", "--bind", f"127.0.0.1:{web_port}",
                                 "--workers", str(args.workers), "--threads", str(args.threads),
-                                *(["--worker-class", "gthread"] if args.threads > 1 else []),
-                                "--timeout", "120", "--backlog", "2048"], env, tmp / "gunicorn.log"))
+                                "--worker-class", "gthread" if args.threads > 1 else "sync"],
+                               env, tmp / "gunicorn.log"))
             wait_http(web_port, "/healthz")
             wait_http(llm_port, "/v1/models")
             print(f"servers up: gunicorn :{web_port}, Celery worker (llm queue, 8 threads), LLM stand-in :{llm_port}; "

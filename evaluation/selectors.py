@@ -217,13 +217,18 @@ def _cell(run: EvalRun | None, k: int) -> dict[str, Any]:
     """One (model, test set) cell of a table: the run, its Top-1..Top-k and where it is below an
     image-blind baseline (``below``: baseline -> the k's; ``below_ks``: those k's)."""
     if run is None:
-        return {"run": None, "top_k": [None] * k, "below": {}, "below_ks": [], "below_text": ""}
+        return {"run": None, "top_k": [None] * k, "below": {}, "below_ks": [], "below_text": "", "overlap": 0,
+                "overlap_text": ""}
     m = run.metrics or {}
     stored = m.get("baselines") if isinstance(m.get("baselines"), dict) else {}
     below = baselines_core.below_baselines(m.get("top_k") or [], stored)
     text = "; ".join(baselines_core.below_messages(m.get("top_k") or [], stored)) if below else ""
+    overlap = run.overlap if isinstance(run.overlap, dict) else {}
+    seen = overlap.get("count") if isinstance(overlap.get("count"), int) else 0
     return {"run": run, "top_k": _padded(m.get("top_k"), k), "below": below,
-            "below_ks": sorted({j for ks in below.values() for j in ks}), "below_text": text}
+            "below_ks": sorted({j for ks in below.values() for j in ks}), "below_text": text,
+            # A run scored on training images (started anyway) must not pass for a clean result in a table.
+            "overlap": seen, "overlap_text": str(overlap.get("note") or "") if seen else ""}
 
 
 def leaderboard(k: int = 6) -> dict[str, Any]:
@@ -242,7 +247,9 @@ def leaderboard(k: int = 6) -> dict[str, Any]:
     for model in models:
         cells = [_cell(latest.get((model, ts)), k) for ts in test_sets]
         flags = [f"{ts}: {cell['below_text']}" for ts, cell in zip(test_sets, cells) if cell["below"]]
-        rows.append({"model": model, "cells": cells, "flagged": bool(flags), "flag_text": " | ".join(flags)})
+        seen = [f"{ts}: {cell['overlap_text']}" for ts, cell in zip(test_sets, cells) if cell["overlap"]]
+        rows.append({"model": model, "cells": cells, "flagged": bool(flags), "flag_text": " | ".join(flags),
+                     "overlap": bool(seen), "overlap_text": " | ".join(seen)})
     newest: dict[str, EvalRun] = {}
     for (_, ts), run in latest.items():
         if isinstance((run.metrics or {}).get("baselines"), dict) and (
@@ -274,8 +281,9 @@ def ablation(k: int = 6) -> dict[str, Any]:
             x for x, used in (("w/o DVE", not dve), ("w/o stage 1", not stage1)) if used) + ")"
         cells = [_cell(latest.get((dve, stage1, ts)), k) for ts in test_sets]
         flags = [f"{ts}: {cell['below_text']}" for ts, cell in zip(test_sets, cells) if cell["below"]]
+        seen = [f"{ts}: {cell['overlap_text']}" for ts, cell in zip(test_sets, cells) if cell["overlap"]]
         rows.append({"label": label, "dve": dve, "stage1": stage1, "cells": cells, "flagged": bool(flags),
-                     "flag_text": " | ".join(flags)})
+                     "flag_text": " | ".join(flags), "overlap": bool(seen), "overlap_text": " | ".join(seen)})
     return {"k": k, "test_sets": test_sets, "rows": rows}
 
 

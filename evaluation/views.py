@@ -57,21 +57,22 @@ def leaderboard_csv(request: HttpRequest) -> HttpResponse:
     audit.record(request, AccessEvent.Action.EVAL_EXPORT, export="leaderboard.csv")
     writer = SafeWriter(response)
     writer.writerow(["model", "test_set", "run_id", "n"] + [f"top{j}" for j in range(1, board["k"] + 1)]
-                    + ["below_baseline", "safety_critical_rate"])
+                    + ["below_baseline", "safety_critical_rate", "training_samples_evaluated"])
     for row in board["rows"]:
         for ts, cell in zip(board["test_sets"], row["cells"]):
             if cell["run"] is not None:
                 rate = cell["run"].metrics.get("safety_critical_rate")
                 writer.writerow([row["model"], ts, cell["run"].id, cell["run"].metrics.get("n")]
                                 + [f"{100 * v:.2f}" if v is not None else "" for v in cell["top_k"]]
-                                + [cell["below_text"], f"{100 * rate:.2f}" if rate is not None else ""])
+                                + [cell["below_text"], f"{100 * rate:.2f}" if rate is not None else "",
+                                   cell["overlap"]])
     # The image-blind baselines of each test set (from the run named in run_id).
     for row in board["baseline_rows"]:
         for ts, cell in zip(board["test_sets"], row["cells"]):
             if cell["run"] is not None:
                 writer.writerow([f"baseline: {BASELINES[row['key']].lower()}", ts, cell["run"].id,
                                  cell["run"].metrics.get("n")]
-                                + [f"{100 * v:.2f}" if v is not None else "" for v in cell["top_k"]] + ["", ""])
+                                + [f"{100 * v:.2f}" if v is not None else "" for v in cell["top_k"]] + ["", "", ""])
     return response
 
 

@@ -19,7 +19,6 @@ import base64
 import hashlib
 import json
 import os
-import re
 import signal
 import subprocess
 import sys

@@ -14,6 +14,7 @@ from annotations.models import Dataset
 from training import selectors, services
 from training.models import Checkpoint, DatasetSnapshot, Stage, TrainingRun
 from webapp import audit
+from webapp.params import is_whole_number
 from webapp.roles import IsAdminRole
 
 
@@ -126,7 +127,7 @@ class TrainingRunViewSet(viewsets.ReadOnlyModelViewSet):
         """State, step/total, latest metrics, metric points, log tail, rollout samples, warning, device."""
         run = self.get_object()
         after = request.query_params.get("after", "")
-        if after and not after.isdigit():
+        if after and not is_whole_number(after):
             return Response({"after": [f"expected a step number (an integer >= 0), got {after!r}"]},
                             status=status.HTTP_400_BAD_REQUEST)
         return Response(selectors.progress(run, after=int(after) if after else None))

@@ -580,13 +580,33 @@ def _diagnosis_reward(options: Mapping[str, Any]) -> DiagnosisReward:
     return reward
 
 
+# Stage I's caption scorers, by the name a run records (``caption_scorer``). "llm" grades with the scorer
+# role's model (real data, free text); "fields" compares field by field with no LLM (training/field_scorer.py:
+# captions drawn from a closed vocabulary, as the synthetic set's are).
+CAPTION_SCORERS = {"llm": "LLM scorer (the scorer role's model)", "fields": "field match, no LLM (synthetic set)"}
+
+
+def caption_scorer_name(options: Mapping[str, Any]) -> str:
+    name = str(options.get("caption_scorer") or os.environ.get("SKINFLOW_CAPTION_SCORER") or "llm")
+    if name not in CAPTION_SCORERS:
+        raise ValueError(f"caption_scorer must be one of {', '.join(CAPTION_SCORERS)}, got {name!r}")
+    return name
+
+
 def _caption_reward(options: Mapping[str, Any]) -> CaptionReward:
     runtime = _runtime(options)
     weights = options.get("field_weights") or os.environ.get("SKINFLOW_CAPTION_WEIGHTS") or None
-    key = json.dumps(weights, sort_keys=True, default=str)
+    scorer = caption_scorer_name(options)
+    key = scorer + ":" + json.dumps(weights, sort_keys=True, default=str)
     reward = runtime.caption.get(key)
     if reward is None:
-        reward = runtime.caption[key] = CaptionReward(runtime.judge.gateway, weights)
+        if scorer == "fields":
+            from training.field_scorer import FieldCaptionReward  # lazy: it imports this module
+
+            reward = FieldCaptionReward(weights)
+        else:
+            reward = CaptionReward(runtime.judge.gateway, weights)
+        runtime.caption[key] = reward
     return reward
 
 

@@ -21,6 +21,7 @@ from training.engines import EngineError, validate_run_choices
 from training.engines.spec import (check_engine_path, validate_hyperparameters, validate_verl_batch,
                                    validate_verl_options)
 from training.models import Checkpoint, DatasetSnapshot, Stage, TrainingRun
+from webapp.params import is_whole_number
 
 DVE_CONFIG_KEY = "skinflow_dve"  # training.dve.patch.CONFIG_KEY, without importing torch in the web process
 ACCEPTED_STATES = Sample.ACCEPTED_STATES
@@ -124,6 +125,10 @@ def note_reward_plateau(run: TrainingRun) -> str:
     from training.models import MetricPoint
 
     steps = constant_reward_steps()
+    planned = (run.hyperparameters or {}).get("max_steps")
+    if isinstance(planned, int) and planned > 0:
+        # A run shorter than the window (the 4-step smoke test) is judged on all of its steps, or it never is.
+        steps = min(steps, max(2, planned))
     recent = list(MetricPoint.objects.filter(run=run).order_by("-step").values_list("values", flat=True)[:steps])
     warning = reward_plateau(list(reversed(recent)), steps)
     TrainingRun.objects.filter(pk=run.pk).exclude(reward_warning=warning).update(reward_warning=warning)
@@ -164,7 +169,7 @@ def _free_folder(dataset: Dataset, split: str, stage: str, k: int) -> tuple[int,
     transaction rolled back) keeps its version: the highest of the database and the disk, plus one."""
     parent = training_root() / "snapshots" / f"dataset-{dataset.pk}"
     prefix = f"{split}-stage{stage}-k{k}-v"
-    on_disk = [int(p.name[len(prefix):]) for p in parent.glob(prefix + "*") if p.name[len(prefix):].isdigit()]
+    on_disk = [int(p.name[len(prefix):]) for p in parent.glob(prefix + "*") if is_whole_number(p.name[len(prefix):])]
     version = max([DatasetSnapshot.objects.filter(dataset=dataset, split=split, stage=stage, k=k)
                    .aggregate(v=Max("version"))["v"] or 0, *on_disk]) + 1
     return version, parent / f"{prefix}{version}"
@@ -266,6 +271,17 @@ def build_snapshot(snapshot: DatasetSnapshot, run_in: Callable[[Callable[[], str
 
 # ---- runs ------------------------------------------------------------------------------------------------
 
+def started_from_tiny_model(checkpoint: Checkpoint) -> bool:
+    """Whether the chain of runs behind ``checkpoint`` began on the tiny CPU model (the smoke test)."""
+    run, seen = checkpoint.run, set()
+    while run is not None and run.pk not in seen:  # a chain, never a cycle; ``seen`` guards a corrupt one
+        if run.tiny_model:
+            return True
+        seen.add(run.pk)
+        run = run.init_checkpoint.run if run.init_checkpoint_id else None
+    return False
+
+
 def stage_one_checkpoint(lineage: str) -> Checkpoint | None:
     """The final checkpoint of the latest succeeded Stage I run of ``lineage``."""
     return (Checkpoint.objects.filter(is_final=True, run__stage=Stage.CAPTION, run__lineage=lineage,
@@ -280,10 +296,10 @@ def _default_field_weights(dataset: Dataset) -> dict[str, float] | None:
 
 
 def _reward_settings(stage: str, k: int, given: Mapping[str, Any] | None, dataset: Dataset) -> dict[str, Any]:
-    from training.rewards import caption_field_weights, position_weights
+    from training.rewards import CAPTION_SCORERS, caption_field_weights, position_weights
 
     given = dict(given or {})
-    unknown = set(given) - {"position_weights", "field_weights"}
+    unknown = set(given) - {"position_weights", "field_weights", "caption_scorer"}
     if unknown:
         raise TrainingError(f"unknown reward setting(s): {', '.join(sorted(unknown))}")
     if given.get("position_weights") is not None and not _numbers(given["position_weights"], list):
@@ -294,8 +310,11 @@ def _reward_settings(stage: str, k: int, given: Mapping[str, Any] | None, datase
     try:
         if stage == Stage.DIAGNOSIS:
             return {"position_weights": list(position_weights(given.get("position_weights"), k))}
+        scorer = given.get("caption_scorer") or "llm"
+        if scorer not in CAPTION_SCORERS:
+            raise TrainingError(f"caption_scorer must be one of {', '.join(CAPTION_SCORERS)}, got {scorer!r}")
         weights = given.get("field_weights") or _default_field_weights(dataset)
-        return {"field_weights": caption_field_weights(weights)}
+        return {"field_weights": caption_field_weights(weights), "caption_scorer": scorer}
     except (TypeError, ValueError) as exc:
         raise TrainingError(str(exc)) from None
 
@@ -358,6 +377,10 @@ def launch_run(
             raise TrainingError(
                 f"Stage II starts from a finished Stage I checkpoint, and lineage {lineage!r} has none: "
                 "run Stage I first, or choose a checkpoint or base model explicitly")
+    if not tiny_model and init_checkpoint is not None and started_from_tiny_model(init_checkpoint):
+        # Stage II of a smoke test: the tiny model's checkpoint keeps the smoke defaults (the paper's defaults
+        # would run for hours on the CPU), under whatever the launch sets explicitly.
+        hyperparameters = {**SMOKE_HYPERPARAMETERS, **dict(hyperparameters or {})}
     if base_model_path:
         try:  # verl's Hydra config would resolve ${oc.env:...} in it; checked again when the config is built
             check_engine_path(base_model_path, "base model path")
@@ -513,7 +536,7 @@ def checkpoint_folder(checkpoint: Checkpoint) -> Path:
     the path comes from a file the engine wrote, and a download must never read anything else."""
     root = training_root()
     folder = Path(checkpoint.path).resolve()
-    if folder != root and root not in folder.parents:
+    if root not in folder.parents:  # strictly inside: the root itself would zip every run
         raise TrainingError(f"the checkpoint folder {checkpoint.path} lies outside the training folder {root}; "
                             "it cannot be downloaded from here")
     if not (folder / "config.json").is_file():

@@ -19,6 +19,7 @@ from training.runner import log_path
 from training.zipstream import folder_files, zip_folder
 from webapp import audit
 from webapp.models import AccessEvent
+from webapp.params import is_whole_number
 from webapp.roles import ADMIN, role_required
 
 
@@ -57,7 +58,8 @@ def launch(request: HttpRequest) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             audit.record_launch(request, run, snapshot, snapshot_created=snapshot.created_at >= started)
-            messages.success(request, f"Run {run.name} queued on the GPU worker.")
+            messages.success(request, f"Run {run.name} queued for the training worker (Celery's gpu queue); "
+                                      "the page follows it live.")
             return redirect("training-run", run_id=run.pk)
     return render(request, "training/launch.html", {
         "form": form, "defaults": {stage: default_hyperparameters(stage) for stage in ("I", "II")},
@@ -166,7 +168,7 @@ def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
 
 
 def _compared(request: HttpRequest) -> list[TrainingRun]:
-    ids = [int(i) for i in request.GET.getlist("runs") if i.isdigit()]
+    ids = [int(i) for i in request.GET.getlist("runs") if is_whole_number(i)]
     return list(TrainingRun.objects.filter(pk__in=ids).order_by("pk"))
 
 

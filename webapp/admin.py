@@ -12,6 +12,7 @@ from webapp import audit
 from webapp.csv_export import SafeWriter
 from webapp.models import AccessEvent, LLMCall, LLMEndpoint
 from webapp.manage import services as manage_services
+from webapp.params import is_whole_number
 from webapp.roles import ADMIN, connect_role_groups, has_role
 
 # The admin group's permissions here are exactly webapp.roles.ADMIN_GROUP_PERMISSIONS, set after every migrate
@@ -66,7 +67,7 @@ class SampleIdFilter(admin.SimpleListFilter):
         value = (self.value() or "").strip().lstrip("#")
         if not value:
             return queryset
-        if not value.isdigit():
+        if not is_whole_number(value):
             messages.error(request, f"Sample id must be a whole number such as 42, not {value!r}.")
             return queryset.none()
         return queryset.filter(sample_id=int(value))

@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
+from webapp.params import is_whole_number
+
 __all__ = [
     "ENDPOINT_HOSTS_SETTING",
     "RAY_HOSTS_SETTING",
@@ -212,12 +214,12 @@ def _parse_rule(entry: str, setting: str) -> HostRule:
         rest = body[close + 1:]
         body = body[1:close]
         if rest:
-            if not rest.startswith(":") or not rest[1:].isdigit():
+            if not rest.startswith(":") or not is_whole_number(rest[1:]):
                 raise EgressError(f"{setting}: cannot read {entry!r}; write [address]:port.")
             port = int(rest[1:])
     elif body.count(":") == 1:  # name:port, v4:port, v4/len:port
         body, _, port_text = body.partition(":")
-        if not port_text.isdigit():
+        if not is_whole_number(port_text):
             raise EgressError(f"{setting}: cannot read {entry!r}; the part after ':' must be a port number.")
         port = int(port_text)
     if port is not None and not 0 < port < 65536:

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 def parent_pid() -> int | None:
     """The pid to watch, from ``SKINFLOW_PARENT_PID`` (None when unset or not a positive number)."""
     raw = os.environ.get(ENV, "").strip()
-    return int(raw) if raw.isdigit() and int(raw) > 1 else None
+    return int(raw) if raw.isascii() and raw.isdigit() and int(raw) > 1 else None
 
 
 def _alive(pid: int) -> bool:

@@ -188,8 +188,10 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Wait for the Celery worker's write lock instead of failing at once.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Wait for the Celery worker's write lock instead of failing at once. IMMEDIATE: a transaction takes the
+    # write lock when it begins, so two that read and then write (a double-clicked undo, a claim) queue up
+    # instead of deadlocking on the lock upgrade, where SQLite fails one at once ("database is locked").
+    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=20, transaction_mode="IMMEDIATE")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -13,6 +13,7 @@ from annotations import selectors, services
 from annotations.models import CaptionDraft, Dataset, DraftingRun, DraftJob, Sample
 from annotations.tests.images import jpeg_bytes, write
 from webapp.models import AccessEvent
+from webapp.tests.browser_login import log_in
 
 Job = DraftJob.State
 
@@ -79,7 +80,16 @@ def test_each_row_links_its_sample_and_shows_thumbnail_attempts_and_last_reason(
         "id": job.pk, "token": f"{job.pk}.needs_expert.3", "sample_id": sample.pk, "label": "psoriasis",
         "external_id": "psoriasis/1.jpg", "state": "needs_expert", "state_display": "needs expert", "attempts": 3,
         "reason": "attempt 3: diagnosis check sibling; inferred tinea corporis",
-        "thumbnail_url": reverse("sample-thumbnail", args=[sample.pk]), "sample_url": review}]
+        "thumbnail_url": reverse("sample-thumbnail", args=[sample.pk]), "image_hidden": False, "sample_url": review}]
+
+    # Marked as showing identifying content: the lists keep its photo hidden (its own page still opens it).
+    Sample.objects.filter(pk=sample.pk).update(identifying_content=True)
+    html = admin_client_role.get(page_url(run)).content.decode()
+    assert reverse("sample-thumbnail", args=[sample.pk]) not in html and "identifying · hidden" in html
+    row, = progress(admin_client_role, run).json()["rows"]
+    assert row["thumbnail_url"] is None and row["image_hidden"] is True
+    listing = admin_client_role.get(reverse("sample-list", args=[sample.dataset_id])).content.decode()
+    assert reverse("sample-thumbnail", args=[sample.pk]) not in listing and "image hidden" in listing
 
 
 def test_throughput_and_eta_while_running(admin_client_role):
@@ -230,23 +240,13 @@ def test_the_page_and_its_json_are_for_admins(derm_client, no_role_user, client)
 
 # ---- in a real browser ------------------------------------------------------------------------------------------
 
-def log_in(browser, base: str, username: str):
-    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-    page.goto(base + "/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "correct horse battery")
-    page.click("button[type=submit]")
-    page.wait_for_url(base + "/")
-    return page
-
-
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_the_run_page_follows_the_run_live_without_reloading(browser, live_server, admin_user):
     run = make_run({Job.PENDING: 4})
     DraftingRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=2))
     jobs = list(DraftJob.objects.filter(run=run).order_by("id"))
-    page = log_in(browser, live_server.url, admin_user.username)
+    page = log_in(browser.new_context(viewport={"width": 1400, "height": 900}), live_server.url, admin_user.username)
     page.goto(live_server.url + page_url(run))
     assert page.inner_text("#run-counts").startswith("0/4 done")
     page.evaluate("window.__notReloaded = 42")

@@ -6,22 +6,13 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from annotations import review_services
 from annotations.models import CaptionDraft, CaptionRevision, Dataset, FieldFrequencyAnalysis, Sample
 from annotations.tests.scripted_llm import caption_json
-from webapp.roles import DERMATOLOGIST, grant_role
-
-
-def reviewer(name: str):
-    user = get_user_model().objects.create_user(username=name, password="correct horse battery")
-    grant_role(user, DERMATOLOGIST)
-    client = APIClient()
-    client.force_authenticate(user)
-    return user, client
+from annotations.tests.reviewers import reviewer
 
 
 @pytest.fixture
@@ -160,3 +151,39 @@ def test_field_frequency_command_prints_and_stores_weights(queue):
     assert weights["color"] == pytest.approx(0.5) and weights["shape"] == pytest.approx(0.5)
     with pytest.raises(CommandError, match="No dataset named 'Nope'; datasets: Queue"):
         call_command("field_frequency", "--dataset", "Nope")
+
+
+# ---- the review answers written directly are what DRF's declared fields give ------------------------------------
+
+@pytest.mark.parametrize("as_admin", [False, True])
+def test_the_direct_review_answers_equal_drfs_declared_fields(queue, as_admin):
+    # ReviewSampleSerializer and CaptionRevisionSerializer write their JSON without DRF's field machinery (the
+    # claim's CPU); their declared fields stay the contract. A field added to one place only fails here.
+    from rest_framework import serializers
+    from rest_framework.test import APIRequestFactory
+
+    from annotations import review_selectors
+    from annotations.review_serializers import CaptionRevisionSerializer, ReviewSampleSerializer
+    from webapp.roles import ADMIN
+
+    user, client = reviewer("a", ADMIN) if as_admin else reviewer("a")
+    sample = Sample.objects.get(pk=client.post("/api/review/samples/next/").json()["id"])
+    caption = json.loads(caption_json("[[x#1]]"))
+    client.post(f"/api/review/samples/{sample.pk}/revisions/", {"caption": caption, "base_version": 0}, format="json")
+    CaptionRevision.objects.filter(sample=sample).update(check_state="failed", check_error="http://10.0.0.5:8000 refused",
+                                                        judge_category="sibling", diagnoses=["eczema"])
+    CaptionDraft.objects.filter(sample=sample).update(caption_error="timeout at http://10.0.0.5:8000/v1", consistent=False)
+    sample.last_error = "judge down at http://10.0.0.5:8000"
+    sample.save(update_fields=["last_error"])
+    request = APIRequestFactory().get("/")
+    request.user = user
+    context = {"request": request}
+    sample = Sample.objects.select_related("dataset", "claimed_by").get(pk=sample.pk)
+    detail = review_selectors.review_detail(sample, is_admin=as_admin)
+    assert detail["revisions"] and detail["drafts"] and detail["events"] and detail["history"]
+    direct = ReviewSampleSerializer(detail, context=context)
+    declared = serializers.Serializer.to_representation(direct, detail)
+    assert json.dumps(direct.data) == json.dumps(declared)  # same keys, same order, same values
+    for revision in detail["revisions"]:
+        direct = CaptionRevisionSerializer(revision, context=context)
+        assert json.dumps(direct.data) == json.dumps(serializers.ModelSerializer.to_representation(direct, revision))

@@ -14,18 +14,9 @@ from annotations.models import CaptionDraft, Sample
 from annotations.tests.images import jpeg_bytes, write
 from annotations.tests.scripted_llm import caption_json
 from webapp.roles import DERMATOLOGIST, grant_role
+from webapp.tests.browser_login import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(context, base: str, username: str):
-    page = context.new_page()
-    page.goto(base + "/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "correct horse battery")
-    page.click("button[type=submit]")
-    page.wait_for_url(base + "/")
-    return page
 
 
 def test_keyboard_review_and_exclusive_claims(browser, live_server, tmp_path):

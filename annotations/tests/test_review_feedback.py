@@ -7,26 +7,16 @@ import json
 from types import SimpleNamespace
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from annotations import review_services
 from annotations.models import CaptionDraft, Dataset, Sample
 from annotations.schema import split_lesion_types
 from annotations.tests.scripted_llm import caption_json
-from webapp.roles import DERMATOLOGIST, grant_role
+from annotations.tests.reviewers import reviewer
 
 pytestmark = pytest.mark.django_db
 MACHINE = json.loads(caption_json("machine"))
-
-
-def reviewer(name: str):
-    user = get_user_model().objects.create_user(username=name, password="correct horse battery")
-    grant_role(user, DERMATOLOGIST)
-    client = APIClient()
-    client.force_authenticate(user)
-    return user, client
 
 
 def make_sample(dataset: str = "Feedback", **caption) -> Sample:

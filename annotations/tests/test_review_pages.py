@@ -37,6 +37,35 @@ def test_next_redirects_to_the_claimed_sample_page(derm_client, waiting):
     assert derm_client.post(reverse("review-next")).status_code == 302
 
 
+
+@pytest.mark.parametrize("bad", ["999999", "abc", "²"])
+def test_an_unknown_dataset_filter_says_so_and_claims_nothing(derm_client, waiting, bad):
+    _, sample = waiting
+    page = derm_client.get(reverse("review-queue"), {"dataset": bad})
+    assert page.status_code == 400 and "No dataset has the id" in page.content.decode()
+    assert "waiting for you in all datasets" in page.content.decode()
+    claim = derm_client.post(reverse("review-next"), {"dataset": bad})
+    assert claim.status_code == 400 and "No dataset has the id" in claim.content.decode()
+    sample.refresh_from_db()
+    assert sample.claimed_by is None
+
+
+def test_waiting_for_you_leaves_out_what_another_reviewer_holds(derm_client, waiting, dermatologist):
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from annotations import review_selectors
+
+    _, sample = waiting
+    other = get_user_model().objects.create_user("other-derm", password="x")
+    Sample.objects.filter(pk=sample.pk).update(claimed_by=other, claim_expires_at=timezone.now() + timedelta(minutes=5))
+    assert review_selectors.waiting_for(dermatologist) == 0 and review_selectors.waiting_for(other) == 1
+    Sample.objects.filter(pk=sample.pk).update(claim_expires_at=timezone.now() - timedelta(seconds=1))
+    assert review_selectors.waiting_for(dermatologist) == 1  # an expired claim frees it
+
+
 def test_admin_runs_audits_and_bulk_accepts_from_the_page(admin_client_role, waiting, settings):
     ds, sample = waiting
     page = admin_client_role.get(reverse("review-queue")).content.decode()

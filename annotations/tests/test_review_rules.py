@@ -9,7 +9,6 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -19,18 +18,10 @@ from annotations import drafting, review_selectors, review_services
 from annotations.models import CaptionDraft, CaptionRevision, Dataset, Sample, SampleEvent
 from annotations.selectors import eligible_samples
 from annotations.tests.scripted_llm import caption_json
-from webapp.roles import DERMATOLOGIST, grant_role
+from annotations.tests.reviewers import reviewer
 
 pytestmark = pytest.mark.django_db
 CAPTION = json.loads(caption_json("[[x#1]]"))
-
-
-def reviewer(name: str):
-    user = get_user_model().objects.create_user(username=name, password="correct horse battery")
-    grant_role(user, DERMATOLOGIST)
-    client = APIClient()
-    client.force_authenticate(user)
-    return user, client
 
 
 def make_sample(state=Sample.State.NEEDS_EXPERT, *, consistent=False, image="x.jpg", name="Rules", **fields) -> Sample:

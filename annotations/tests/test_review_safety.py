@@ -121,6 +121,8 @@ def test_consistency_k_outside_the_answer_is_refused():
 
 
 def test_non_numeric_ids_are_not_server_errors(admin_client_role):
-    assert admin_client_role.get("/review/?dataset=abc").status_code == 200
+    # Not a server error, and not silently ignored either: the page names the bad value.
+    page = admin_client_role.get("/review/?dataset=abc")
+    assert page.status_code == 400 and "No dataset has the id" in page.content.decode()
     assert admin_client_role.post("/review/runs/start/", {"dataset": "abc"}).status_code == 404
     assert admin_client_role.get("/api/review/samples/field-edits/?dataset=x").status_code == 200

@@ -14,7 +14,7 @@ from annotations import services
 from annotations.models import CaptionDraft, Sample
 from annotations.tests.images import jpeg_bytes, write
 from annotations.tests.scripted_llm import caption_json
-from annotations.tests.test_review_browser import log_in
+from webapp.tests.browser_login import log_in
 from webapp.roles import DERMATOLOGIST, grant_role
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -7,7 +7,6 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -15,18 +14,11 @@ from rest_framework.test import APIClient
 from annotations import drafting, review_services
 from annotations.models import CaptionDraft, CaptionRevision, Dataset, Sample, SampleEvent
 from annotations.tests.scripted_llm import caption_json
-from webapp.roles import ADMIN, DERMATOLOGIST, grant_role
+from annotations.tests.reviewers import reviewer
+from webapp.roles import ADMIN
 
 pytestmark = pytest.mark.django_db
 MACHINE = json.loads(caption_json("machine"))
-
-
-def reviewer(name: str, role: str = DERMATOLOGIST):
-    user = get_user_model().objects.create_user(username=name, password="correct horse battery")
-    grant_role(user, role)
-    client = APIClient()
-    client.force_authenticate(user)
-    return user, client
 
 
 def make_sample() -> Sample:

@@ -127,6 +127,21 @@ def test_leaderboard_shows_n_intervals_safety_rate_and_baselines(derm_client):
         assert f"{100 * top1:.2f}" in base
 
 
+def test_leaderboard_marks_a_run_scored_on_training_images(derm_client):
+    run = finished_run()
+    html = derm_client.get(reverse("eval-index")).content.decode()
+    assert "scored on training images" not in html
+    EvalRun.objects.filter(pk=run.pk).update(overlap={
+        "count": 2, "total": 3, "train_split": 2, "snapshots": 0, "confirmed": True,
+        "note": "2 of the 3 test samples are training data (2 in the train split): ..."})
+    html = derm_client.get(reverse("eval-index")).content.decode()
+    row = re.search(r'<tr class="model-row" data-model="SkinFlow-7B">(.*?)</tr>', html, re.S).group(1)
+    assert "⚠ scored on training images" in row and "2 of the 3 test samples are training data" in row
+    csv_text = derm_client.get(reverse("eval-leaderboard-csv")).content.decode()
+    header, first = csv_text.splitlines()[:2]
+    assert header.endswith("training_samples_evaluated") and first.endswith(",2")
+
+
 def test_wilson_interval():
     from evaluation.selectors import wilson_interval
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from evaluation.tests.test_eval_pages import ROWS, finished_run
+from webapp.tests.browser_login import log_in
 from webapp.tests.csp_watch import csp_safe_wait_for_function
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -61,20 +62,10 @@ def test_overrule_a_verdict_and_see_top1_change(browser, live_server, dermatolog
     page.screenshot(path=str(tmp_path / "run-after.png"), full_page=True)
 
 
-def log_in(browser, live_server, path: str):
-    page = browser.new_page()
-    page.goto(live_server.url + path)
-    page.fill("#id_username", "derm")
-    page.fill("#id_password", "correct horse battery")
-    page.click("button[type=submit]")
-    page.wait_for_url("**" + path.split("?")[0] + "*")
-    return page
-
-
 def test_verdict_filter_thumbnails_and_the_safety_gallery(browser, live_server, dermatologist):
     run = finished_run()
     s2 = run.items.get(external_id="s2")
-    page = log_in(browser, live_server, f"/evaluation/runs/{run.id}/samples/")
+    page = log_in(browser, live_server.url, "derm", path=f"/evaluation/runs/{run.id}/samples/")
     assert page.locator("#samples .eval-card").count() == 3
     # Every card's thumbnail loads, and its colour is its top-1 verdict's.
     csp_safe_wait_for_function(page, "[...document.querySelectorAll('#samples img')].every(i => i.complete && i.naturalWidth > 0)")
@@ -106,7 +97,7 @@ def test_run_page_follows_its_progress_and_shows_the_metrics_when_done(browser, 
 
     run = services.import_predictions(ROWS, name="live", model_name="M", test_set="T", k=6, judge_repeats=1,
                                       dataset=make_test_set())
-    page = log_in(browser, live_server, f"/evaluation/runs/{run.id}/")
+    page = log_in(browser, live_server.url, "derm", path=f"/evaluation/runs/{run.id}/")
     assert page.locator("#status").inner_text() == "pending" and page.locator("#topk").count() == 0
     csp_safe_wait_for_function(page, "document.querySelector('[data-live-status]').textContent.startsWith('updated')")
     services.store_offline_judgements(run, ClinicalJudge())
@@ -123,7 +114,7 @@ def test_heatmaps_are_large_and_zoom(browser, live_server, dermatologist, tmp_pa
     analysis = attention_services.create_analysis(name="tiny", checkpoint=str(checkpoint), dataset=make_test_set(),
                                                   sample_size=2, max_new_tokens=3, start=False)
     attention_services.run_analysis(analysis.id)
-    page = log_in(browser, live_server, f"/evaluation/attention/?a={analysis.id}")
+    page = log_in(browser, live_server.url, "derm", path=f"/evaluation/attention/?a={analysis.id}")
     heat = page.locator("#heatmaps td:nth-child(2) img.attn").first
     csp_safe_wait_for_function(page, "[...document.querySelectorAll('#heatmaps img')].every(i => i.complete && i.naturalWidth > 0)")
     assert heat.bounding_box()["width"] >= 512

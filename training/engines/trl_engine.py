@@ -41,9 +41,11 @@ def build_reward_function(spec: RunSpec) -> Callable[..., list[float]]:
 
     if spec.stage == "I":
         field_weights = spec.reward.get("field_weights") or None
+        scorer = spec.reward.get("caption_scorer") or "llm"
 
         def caption_reward(completions: list[Any], references: list[str], **_: Any) -> list[float]:
-            return rewards.caption_reward_batch(completions, references, field_weights=field_weights)
+            return rewards.caption_reward_batch(completions, references, field_weights=field_weights,
+                                                caption_scorer=scorer)
 
         return caption_reward
     position_weights = spec.reward.get("position_weights") or None

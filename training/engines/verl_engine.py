@@ -142,6 +142,8 @@ def verl_overrides(spec: RunSpec, rewards_file: str = REWARDS_FILE) -> list[str]
     if field_weights:
         path = output / "field_weights.json"
         overrides.append(f"+reward.custom_reward_function.reward_kwargs.field_weights={_quoted(path)}")
+    if spec.reward.get("caption_scorer"):
+        overrides.append(f"+reward.custom_reward_function.reward_kwargs.caption_scorer={spec.reward['caption_scorer']}")
     return overrides
 
 

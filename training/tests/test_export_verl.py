@@ -119,6 +119,12 @@ def test_generated_overrides_are_accepted_by_verls_config_composition(tmp_path):
     assert get_custom_reward_fn(config) is not None
 
 
+def test_a_stage_one_run_passes_its_caption_scorer_to_verls_reward(tmp_path):
+    config = verl_config(verl_overrides(spec(tmp_path, stage="I", reward={"field_weights": {"color": 1.0},
+                                                                          "caption_scorer": "fields"})))
+    assert config.reward.custom_reward_function.reward_kwargs.caption_scorer == "fields"
+
+
 def test_verl_refuses_a_dve_run_with_a_clear_message(tmp_path):
     with pytest.raises(EngineError, match="FDLinear") as info:
         verl_command(spec(tmp_path, dve=True))

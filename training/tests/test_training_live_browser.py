@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from annotations.tests.test_review_browser import log_in
+from webapp.tests.browser_login import log_in
 from training import runner
 from training.metrics import device_line, metric_line
 from training.models import TrainingRun

@@ -137,6 +137,20 @@ def test_the_number_of_steps_is_a_setting(settings):
     assert "for the last 3 logged steps" in run.reward_warning
 
 
+
+def test_a_run_shorter_than_the_window_is_judged_on_all_its_steps():
+    # The 4-step smoke test never logs 5 steps: its constant reward is still named once all 4 are in.
+    run = recorded_run(loop_dataset(), name="smoke")
+    TrainingRun.objects.filter(pk=run.pk).update(hyperparameters={"max_steps": 4})
+    run.refresh_from_db()
+    steps(run, [(0.0, 0.0)] * 3)
+    run.refresh_from_db()
+    assert run.reward_warning == ""
+    steps(run, [(0.0, 0.0)], start=4)
+    run.refresh_from_db()
+    assert "for the last 4 logged steps" in run.reward_warning
+
+
 # ---- checkpoints -------------------------------------------------------------------------------------------
 
 def test_checkpoint_download_is_a_streamed_zip_with_config_json_and_is_audited(client, admin_user):

@@ -93,6 +93,27 @@ def test_stage_two_defaults_to_the_lineages_finished_stage_one(settings, tmp_pat
     assert len(callbacks) == 1  # enqueued once, after commit
 
 
+def test_stage_two_of_the_tiny_smoke_test_keeps_the_smoke_defaults(settings, tmp_path):
+    # Issue 13's browser journey: Stage II launched from the form on the tiny model's Stage I checkpoint ran
+    # with the paper's defaults (hours on a CPU) unless the admin typed the smoke settings in by hand.
+    dataset = dataset_with(settings)
+    s1 = TrainingRun.objects.create(name="s1", stage="I", lineage="T", tiny_model=True, dve=True, state="succeeded",
+                                    snapshot=services.create_snapshot(dataset, "train", "I"), finished_at=timezone.now())
+    final = Checkpoint.objects.create(run=s1, step=4, path=str(tmp_path), is_final=True)
+    stage_two = services.create_snapshot(dataset, "train", "II", k=6)
+    for init in (final, None):  # picked on the form, or the lineage's own
+        run = services.launch_run(name="s2", stage="II", snapshot=stage_two, lineage="T", init_checkpoint=init,
+                                  hyperparameters={"max_steps": 3})
+        assert run.init_checkpoint == final and not run.tiny_model
+        expected = {**services.SMOKE_HYPERPARAMETERS, "max_steps": 3}  # what the launch sets still wins
+        assert {k: run.hyperparameters[k] for k in expected} == expected
+    # A run on a real base model keeps the paper's defaults.
+    s1.tiny_model = False
+    s1.save()
+    assert services.launch_run(name="s2", stage="II", snapshot=stage_two, lineage="T").hyperparameters["lr"] == \
+        pytest.approx(5e-7)
+
+
 def test_launch_validation_messages(settings, tmp_path):
     dataset = dataset_with(settings)
     s1 = services.create_snapshot(dataset, "train", "I")

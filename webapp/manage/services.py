@@ -21,7 +21,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -157,7 +157,12 @@ def create_user(*, username: str, role_set: str, password: str) -> AbstractBaseU
                               "Choose another name, or open that account to change it.")
         user = User(username=username, is_active=True, is_superuser=False)
         user.set_password(password)
-        user.save()
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError:  # another admin created the same name between the check and this save
+            raise ManageError(f"An account named {username!r} was created a moment ago by someone else. Choose "
+                              "another name, or open that account to change it.", status=409) from None
         _apply_roles(user, ROLE_SETS[role_set])
     return user
 
@@ -224,8 +229,13 @@ def unlock(*, user: AbstractBaseUser) -> int:
 
 def save_endpoint(form: Any) -> Any:
     """Store a validated endpoint form (its model validation ran the egress policy and the key binding)."""
-    with transaction.atomic():
-        return form.save()
+    try:
+        with transaction.atomic():
+            return form.save()
+    except IntegrityError:  # two admins saved the role's first row at once: the other save came first
+        role = form.instance.role
+        raise ManageError(f"Another admin saved the endpoint of {role} a moment ago. Open it again to see what "
+                          "it holds now, then save your change on top of it.", status=409) from None
 
 
 def remove_endpoint(role: str) -> bool:

@@ -204,7 +204,12 @@ def endpoint_edit(request: HttpRequest, role: str) -> HttpResponse:
         instance = LLMEndpoint(role=role, base_url=config.base_url, model=config.model, api_key_env=config.api_key_env)
     form = EndpointForm(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
-        saved = services.save_endpoint(form)
+        try:
+            saved = services.save_endpoint(form)
+        except services.ManageError as exc:
+            form.add_error(None, str(exc))
+            return render(request, "webapp/manage/endpoint_edit.html", {
+                "role": role, "form": form, "row": row, "has_row": False}, status=exc.status)
         audit.record(request, services.ENDPOINT_SAVE, saved, role=role, base_url=saved.base_url, model=saved.model,
                      api_key_env=saved.api_key_env, enabled=saved.enabled)
         messages.success(request, f"Endpoint for {role} saved; it applies to the next call. Test the connection "

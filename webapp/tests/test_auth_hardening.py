@@ -433,6 +433,25 @@ def test_seed_demo_creates_passwords_that_pass_the_validators():
         assert _problems(secrets.token_urlsafe(12)) == []
 
 
+
+@pytest.mark.django_db
+def test_seed_demo_again_keeps_the_roles_an_admin_changed():
+    # bin/run seeds on every start: a demo account an admin demoted must not get its role back by a restart.
+    from annotations.management.commands.seed_demo import DEMO_DATASET
+    from annotations.models import Dataset
+    from webapp.roles import ADMIN, DERMATOLOGIST, grant_role, has_role, revoke_role
+
+    Dataset.objects.create(name=DEMO_DATASET, source="demo")
+    call_command("seed_demo", stdout=io.StringIO())
+    derm = get_user_model().objects.get(username="dermatologist")
+    revoke_role(derm, DERMATOLOGIST)
+    grant_role(derm, ADMIN)
+    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo", "--reset-passwords", stdout=io.StringIO())
+    derm = get_user_model().objects.get(pk=derm.pk)
+    assert has_role(derm, ADMIN) and not has_role(derm, DERMATOLOGIST)
+
+
 # --- Secret key guard -----------------------------------------------------------------------------------------
 
 def _start(key: str | None, debug: bool = False, command: tuple[str, ...] = ("-c", "import django; django.setup()"),

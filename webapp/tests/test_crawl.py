@@ -89,6 +89,12 @@ def _page_routes(data: AwkwardData) -> list[str]:
              f"/training/compare/chart.svg?runs={run}&metric={quote(AWKWARD)}"]
     eval_run = data.ids["eval_run"][0]
     urls += [f"/evaluation/runs/{eval_run}/samples/?skin_type=6", f"/evaluation/compare/?runs={eval_run}"]
+    # "²" is a digit to str.isdigit and not to int(): every number a query string carries, given one.
+    odd = quote("²")
+    urls += [f"{dataset}?page={odd}", f"/evaluation/runs/{eval_run}/samples/?page={odd}", f"/review/?dataset={odd}",
+             f"/review/mine/?dataset={odd}", f"/api/training/runs/{run}/progress/?after={odd}",
+             f"/evaluation/attention/?a={odd}&b={odd}", f"/training/compare/?runs={odd}",
+             f"/api/review/samples/counts/?dataset={odd}", f"/evaluation/runs/{eval_run}/confusions/?page={odd}"]
     return urls
 
 

@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from webapp import egress
-from webapp.egress import EgressError, EgressPolicy, refusal_reason
+from webapp.egress import EgressError, refusal_reason
 from webapp.llm import EndpointConfig, LLMError, LLMGateway
 from webapp.llm_testserver import ScriptedLLMServer
 

@@ -249,11 +249,28 @@ def _children(pid: int) -> dict[str, int]:
     return found
 
 
+def _wait_children(pid: int, names: set[str], within_s: float) -> dict[str, int]:
+    deadline = time.monotonic() + within_s
+    found = _children(pid)
+    while set(found) != names and time.monotonic() < deadline:
+        time.sleep(0.5)
+        found = _children(pid)
+    return found
+
+
+def _logs(out: str, data: Path) -> str:
+    """bin/run's output and the tails of its children's logs, for a failure message."""
+    parts = [out]
+    for name in ("worker.log", "demo-llm.log"):
+        path = data / name
+        tail = path.read_text(errors="replace")[-4000:] if path.exists() else "(none)"
+        parts.append(f"--- {name} ---\n{tail}")
+    return "\n".join(parts)
+
+
 def _bin_run_env(data: Path, port: int, llm_port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DJANGO_SECRET_KEY", "DJANGO_DEBUG", "DATABASE_URL", "CELERY_BROKER_URL", "SKINFLOW_MEDIA_ROOT",
-                        "SKINFLOW_LLM_BASE_URL", "SKINFLOW_ALLOWED_ENDPOINT_HOSTS", "SKINFLOW_LLM_CACHE",
-                        "DJANGO_SETTINGS_MODULE")}
+    # A new user's shell: nothing the test session (or an earlier test) exported reaches bin/run.
+    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR") if k in os.environ}
     env.update(SKINFLOW_DATA_DIR=str(data), PORT=str(port), SKINFLOW_DEMO_LLM_PORT=str(llm_port))
     return env
 
@@ -309,8 +326,8 @@ def test_bin_run_serves_the_demo_and_its_children_stop_however_it_is_stopped(tmp
         password = re.search(r"account 'admin' \(admin\): password (\S+)", out).group(1)
         home = _log_in(base, "admin", password)
         assert BANNER in home and "admin" in home
-        children = _children(proc.pid)
-        assert set(children) == {"llm", "worker"}, out
+        children = _wait_children(proc.pid, {"llm", "worker"}, within_s=60)
+        assert set(children) == {"llm", "worker"}, _logs(out, data)
         # kill -9: no trap runs, yet the worker and the demo LLM notice that their parent is gone.
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
@@ -328,8 +345,14 @@ def test_bin_run_serves_the_demo_and_its_children_stop_however_it_is_stopped(tmp
         assert "): password " not in out  # nothing re-issued
         assert "  admin: admin\n" in out and "  dermatologist: dermatologist\n" in out
         assert ".venv/bin/python manage.py seed_demo --reset-passwords" in out
-        children = _children(proc.pid)
-        # A closed terminal: SIGHUP to the session.
+        children = _wait_children(proc.pid, {"llm", "worker"}, within_s=60)
+        assert set(children) == {"llm", "worker"}, _logs(out, data)
+        # Once the worker is up (before that, SIGHUP's default action ends it anyway), a closed terminal:
+        # SIGHUP to the session.
+        deadline = time.monotonic() + 120
+        while " ready." not in (data / "worker.log").read_text(errors="replace"):
+            assert time.monotonic() < deadline, _logs(out, data)
+            time.sleep(0.5)
         os.killpg(proc.pid, signal.SIGHUP)
         proc.wait(10)
         assert _wait_gone(children, 8) == {"llm": False, "worker": False}

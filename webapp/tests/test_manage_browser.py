@@ -9,18 +9,9 @@ from django.contrib.auth import get_user_model
 from webapp.llm_testserver import ScriptedLLMServer
 from webapp.models import LLMEndpoint
 from webapp.roles import ADMIN, DERMATOLOGIST, grant_role, has_role
+from webapp.tests.browser_login import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(context, base: str, username: str):
-    page = context.new_page()
-    page.goto(base + "/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "correct horse battery")
-    page.click("button[type=submit]")
-    page.wait_for_url(base + "/")
-    return page
 
 
 @pytest.fixture

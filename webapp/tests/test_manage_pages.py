@@ -161,6 +161,24 @@ def test_names_are_unique_without_case_and_mismatched_passwords_say_so(admin_cli
     assert bad_name.status_code == 400 and not User.objects.filter(username="a b/c").exists()
 
 
+def test_a_name_taken_between_the_check_and_the_save_says_so(admin_client_role, monkeypatch):
+    # Two admins creating "bob" at once: the other one's row lands after this one's check.
+    from django.db import IntegrityError
+
+    real_save = User.save
+
+    def racing_save(self, *args, **kwargs):
+        if self.pk is None and self.username == "bob":
+            raise IntegrityError("UNIQUE constraint failed: auth_user.username")
+        return real_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(User, "save", racing_save)
+    answer = admin_client_role.post("/manage/users/", {"username": "bob", "role": "dermatologist",
+                                                       "password_mode": "generate"})
+    assert answer.status_code == 409 and "was created a moment ago by someone else" in answer.content.decode()
+    assert not _events(services.USER_CREATE)
+
+
 def test_roles_change_and_staff_follows_the_admin_role(admin_client_role):
     derm = _account("derm2", roles.DERMATOLOGIST)
     assert admin_client_role.post(f"/manage/users/{derm.pk}/roles/", {"role": "both"}).status_code == 302
@@ -388,6 +406,22 @@ def test_a_saved_endpoint_wins_and_can_be_removed(admin_client_role, llm_server)
     assert admin_client_role.post("/manage/endpoints/judge/remove/").status_code == 302
     assert not LLMEndpoint.objects.exists() and len(_events(services.ENDPOINT_DELETE)) == 1
     assert admin_client_role.get("/manage/endpoints/pharmacist/").status_code == 404
+
+
+def test_two_admins_saving_a_roles_first_endpoint_at_once(admin_client_role, llm_server, monkeypatch):
+    form = {"base_url": llm_server.base_url, "model": "mine", "api_key_env": "", "temperature": "0",
+            "timeout_s": "30", "max_retries": "2", "max_concurrency": "4", "requests_per_minute": "0", "enabled": "on"}
+    real_save = LLMEndpoint.save
+
+    def other_admin_first(self, *args, **kwargs):  # the other admin's row lands just before this one
+        if self.model == "mine" and not LLMEndpoint.objects.filter(role=self.role).exists():
+            real_save(LLMEndpoint(role=self.role, base_url=llm_server.base_url, model="theirs"))
+        return real_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(LLMEndpoint, "save", other_admin_first)
+    answer = admin_client_role.post("/manage/endpoints/judge/", form)
+    assert answer.status_code == 409 and "Another admin saved the endpoint of judge" in answer.content.decode()
+    assert not LLMEndpoint.objects.filter(model="mine").exists()  # (here "theirs" shares this transaction)
 
 
 def test_test_connection_shows_the_models_reply_without_the_cache(admin_client_role, llm_server):

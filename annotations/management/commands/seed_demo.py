@@ -47,7 +47,8 @@ class Command(BaseCommand):
         kept = []
         for username, role in ACCOUNTS:
             user, created = User.objects.get_or_create(username=username, defaults={"is_staff": role == ADMIN})
-            grant_role(user, role)
+            if created:  # an existing account keeps the roles its admins gave it (bin/run seeds on every start)
+                grant_role(user, role)
             if created or opts["reset_passwords"]:
                 password = new_password(user)
                 user.set_password(password)

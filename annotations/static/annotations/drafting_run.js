@@ -43,7 +43,7 @@
       link.appendChild(img);
     } else {
       link.className = "noimg";
-      link.textContent = "no image";
+      link.textContent = row.image_hidden ? "identifying · hidden" : "no image";
     }
     thumb.appendChild(link);
     var sample = el("td"), a = el("a", "", "#" + row.sample_id);

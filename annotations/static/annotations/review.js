@@ -34,21 +34,23 @@
 
   // --- image viewer ------------------------------------------------------------------------------
   const viewer = $("viewer"), img = $("viewer-img");
-  let scale = 1, x = 0, y = 0;
+  let scale = 1, x = 0, y = 0, fitted = false;
   function apply() { if (img) img.style.transform = `translate(${x}px, ${y}px) scale(${scale})`; }
   function fit() {
     if (!img || !img.naturalWidth) return;
     scale = Math.min(viewer.clientWidth / img.naturalWidth, viewer.clientHeight / img.naturalHeight, 1);
     x = (viewer.clientWidth - img.naturalWidth * scale) / 2; y = (viewer.clientHeight - img.naturalHeight * scale) / 2;
-    apply();
+    apply(); fitted = true;
   }
   function zoom(factor, cx = viewer.clientWidth / 2, cy = viewer.clientHeight / 2) {
     const next = Math.min(8, Math.max(0.05, scale * factor));
-    x = cx - (cx - x) * (next / scale); y = cy - (cy - y) * (next / scale); scale = next; apply();
+    x = cx - (cx - x) * (next / scale); y = cy - (cy - y) * (next / scale); scale = next; apply(); fitted = false;
   }
   if (img) {
     img.addEventListener("load", fit);
     if (img.complete) fit();
+    // A narrower window (or panel) keeps the whole photo in view, unless the reviewer zoomed or panned it.
+    new ResizeObserver(() => { if (fitted) fit(); }).observe(viewer);
     viewer.addEventListener("wheel", (e) => {
       e.preventDefault();
       const r = viewer.getBoundingClientRect();
@@ -56,7 +58,9 @@
     }, {passive: false});
     let drag = null;
     viewer.addEventListener("mousedown", (e) => { drag = {sx: e.clientX - x, sy: e.clientY - y}; viewer.focus(); });
-    window.addEventListener("mousemove", (e) => { if (drag) { x = e.clientX - drag.sx; y = e.clientY - drag.sy; apply(); } });
+    window.addEventListener("mousemove", (e) => {
+      if (drag) { x = e.clientX - drag.sx; y = e.clientY - drag.sy; apply(); fitted = false; }
+    });
     window.addEventListener("mouseup", () => { drag = null; });
     viewer.addEventListener("keydown", (e) => {
       if (e.key === "+" || e.key === "=") zoom(1.2);
@@ -66,7 +70,7 @@
     document.querySelectorAll("[data-zoom]").forEach((b) => b.addEventListener("click", () => {
       const z = b.dataset.zoom;
       if (z === "in") zoom(1.2); else if (z === "out") zoom(1 / 1.2); else if (z === "fit") fit();
-      else { scale = 1; x = 0; y = 0; apply(); }
+      else { scale = 1; x = 0; y = 0; apply(); fitted = false; }
     }));
   }
 
@@ -248,7 +252,16 @@
     $("sample-state").textContent = data.state.replace(/_/g, " ");
     renderHistory(data.history);
     if (data.recheck && data.recheck.state !== "pending") renderRecheck(data.recheck);
+    refreshWaiting();
     return data;
+  }
+
+  // "N waiting for you" follows the decisions made on this page (the queue's own count, same dataset).
+  async function refreshWaiting() {
+    const line = $("waiting-count"), ds = document.querySelector('input[name="dataset"]');
+    if (!line) return;
+    const res = await call("/api/review/samples/counts/" + (ds ? `?dataset=${encodeURIComponent(ds.value)}` : ""));
+    if (res.status === 200) line.textContent = line.textContent.replace(/^\s*\d+/, String(res.data.waiting_for_you));
   }
 
   function watchCheck(rev, thenNext) {
@@ -372,9 +385,11 @@
     const b = document.createElement("button");
     b.type = "button"; b.id = "btn-undo"; b.textContent = "Undo";
     b.addEventListener("click", async () => {
+      if (b.disabled) return;
+      b.disabled = true;  // one undo per click: a double click must not send a second one
       const res = await call("/api/review/samples/undo/", "POST", {event: last.id});
       if (res.status === 200) { leaving = true; window.location.reload(); }
-      else flash((res.data && res.data.detail) || `Undo failed (HTTP ${res.status})`, "error");
+      else { b.disabled = false; flash((res.data && res.data.detail) || `Undo failed (HTTP ${res.status})`, "error"); }
     });
     el.append(" ", b);
   }

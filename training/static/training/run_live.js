@@ -31,30 +31,37 @@
     });
   }
 
+  var chosenOpen = {};  // step -> open, for the steps whose fold the reader clicked
+
   function renderRollouts(groups) {
     var box = document.getElementById("rollouts");
     if (!box || !groups.length) return;
-    var open = {};
-    box.querySelectorAll("details").forEach(function (d) { open[d.dataset.step] = d.open; });
-    var first = box.querySelector("details");
-    var newest = first ? first.dataset.step : null;
     box.textContent = "";
     groups.forEach(function (g, i) {
-      var details = el("details", null, "rollout-step");
-      details.dataset.step = String(g.step);
-      // The latest step is expanded; an older one keeps what the reader chose.
-      details.open = i === 0 ? (String(g.step) === newest ? open[g.step] !== false : true) : Boolean(open[g.step]);
-      details.appendChild(el("summary", "step " + g.step + " · rewards " + g.rewards.map(function (r) { return num(r, 3); }).join(", ")));
+      var details = el("details", null, "rollout-step"), step = String(g.step);
+      details.dataset.step = step;
+      // The latest step is expanded and the older ones folded, unless the reader opened or closed one.
+      details.open = chosenOpen.hasOwnProperty(step) ? chosenOpen[step] : i === 0;
+      var summary = el("summary", "step " + g.step + " · rewards " + g.rewards.map(function (r) { return num(r, 3); }).join(", "));
+      summary.addEventListener("click", function () { chosenOpen[step] = !details.open; });
+      details.appendChild(summary);
       var table = el("table", null, "training rollouts"), head = el("tr"), body = el("tbody");
       ["#", "reward", "completion", "reference"].forEach(function (h) { head.appendChild(el("th", h)); });
       var thead = el("thead"); thead.appendChild(head); table.appendChild(thead);
-      g.samples.forEach(function (s) {
+      g.samples.forEach(function (s, j) {
         var tr = el("tr"), pos = el("td", s.position);
         if (s.sample_id) { pos.appendChild(el("br")); pos.appendChild(el("small", "sample " + s.sample_id, "muted")); }
         tr.appendChild(pos);
         tr.appendChild(el("td", num(s.reward, 3), "num"));
         var c = el("td"); c.appendChild(el("pre", s.completion, "rollout-text")); tr.appendChild(c);
-        var r = el("td"); r.appendChild(el("pre", s.reference, "rollout-text")); tr.appendChild(r);
+        var r = el("td");
+        // One reference per sample: the group's completions of one prompt share it.
+        if (j > 0 && g.samples[j - 1].sample_id === s.sample_id && g.samples[j - 1].reference === s.reference) {
+          r.appendChild(el("span", "same as above", "muted"));
+        } else {
+          r.appendChild(el("pre", s.reference, "rollout-text"));
+        }
+        tr.appendChild(r);
         body.appendChild(tr);
       });
       table.appendChild(body);
@@ -96,6 +103,11 @@
     var chart = document.getElementById("run-chart");
     // The chart URL carries the step and state: a new one means the chart changed, so fetch it again.
     if (chart && data.chart_url && chart.getAttribute("src") !== data.chart_url) chart.src = data.chart_url;
+    if (chart && data.step > 0 && chart.hidden) {  // the first logged step: axes with something on them
+      chart.hidden = false;
+      var empty = document.getElementById("run-chart-empty");
+      if (empty) empty.hidden = true;
+    }
     if (data.is_terminal) {
       document.querySelectorAll("[data-live-hide-when-terminal]").forEach(function (n) { n.hidden = true; });
     }
