@@ -54,6 +54,11 @@ class LaunchForm(forms.Form):
         help_text="Stage I: include captions a dermatologist accepted although the LLM re-check disagreed.")
     dve = forms.BooleanField(required=False, initial=True, label="Dynamic Vision Encoder (FDLinear)")
     dve_k = forms.IntegerField(required=False, min_value=1, label="DVE frequency groups (empty = d/2)")
+    caption_scorer = forms.ChoiceField(
+        choices=(), required=False, initial="llm", label="Stage I caption scorer",
+        help_text=("llm: the scorer role's model grades each field of a caption (real data, free text). fields: a "
+                   "field-by-field match with no LLM, for captions drawn from a closed vocabulary such as the "
+                   "synthetic set's. Stage II ignores it."))
     hyperparameters = JSONObjectField(required=False, help_text="Overrides of the stage defaults shown below.")
     reward_settings = JSONObjectField(required=False, help_text='e.g. {"position_weights": [1, 0.8, 0.6, 0.4, 0.2, 0.1]}')
     verl_options = JSONObjectField(required=False, label="verl options", help_text=(
@@ -63,9 +68,17 @@ class LaunchForm(forms.Form):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["init_checkpoint"].queryset = finished_checkpoints()
+        from training.rewards import CAPTION_SCORERS  # the one list of scorers (loaded with the page, not the URLs)
+
+        self.fields["caption_scorer"].choices = list(CAPTION_SCORERS.items())
 
     def clean(self) -> dict:
         data = super().clean()
+        rewards = dict(data.get("reward_settings") or {})
+        if data.get("stage") == Stage.CAPTION and "caption_scorer" not in rewards:
+            # The reward settings' JSON wins where it names a scorer; otherwise the choice above is the run's.
+            rewards["caption_scorer"] = data.get("caption_scorer") or "llm"
+            data["reward_settings"] = rewards
         if data.get("base_model") == "tiny" and (data.get("base_model_path") or "").strip():
             self.add_error("base_model_path", "Leave the folder empty when training the tiny CPU model, or choose "
                                               "\"A Hugging Face folder on the server\".")

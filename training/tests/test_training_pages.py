@@ -41,6 +41,21 @@ def test_launch_form_exports_and_queues(admin_client_role, settings, tmp_path, d
     assert run.snapshot.rows == 2 and len(callbacks) == 1
 
 
+
+def test_the_launch_form_chooses_the_stage_one_caption_scorer(admin_client_role, settings, tmp_path):
+    dataset = dataset_with(settings)
+    form = {"name": "fields", "lineage": "L", "stage": "I", "engine": "trl", "dataset": dataset.pk, "split": "train",
+            "k": 6, "base_model_path": base_folder(tmp_path), "hyperparameters": "", "reward_settings": "",
+            "caption_scorer": "fields"}
+    assert "Stage I caption scorer" in admin_client_role.get("/training/launch/").content.decode()
+    assert admin_client_role.post("/training/launch/", form).status_code == 302
+    run = TrainingRun.objects.get(name="fields")
+    assert run.reward_settings["caption_scorer"] == "fields"
+    assert "caption_scorer" in admin_client_role.get(f"/training/runs/{run.pk}/").content.decode()
+    refused = admin_client_role.post("/training/launch/", {**form, "name": "bad", "caption_scorer": "gpt"})
+    assert refused.status_code == 400 and "Select a valid choice" in refused.content.decode()
+
+
 def test_launch_form_shows_why_a_run_is_refused(admin_client_role, settings):
     dataset = dataset_with(settings)
     response = admin_client_role.post("/training/launch/", {
