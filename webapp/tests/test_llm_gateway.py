@@ -340,10 +340,11 @@ def test_requests_per_minute_spaces_requests(gateways):
         arrivals = server.arrival_times
     gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
     assert len(arrivals) == 5
-    # Starts are spaced 0.1 s apart on the client; arrivals carry a little network jitter
-    # (the first request also opens the connection). Unlimited, all five arrive within a few ms.
-    assert arrivals[-1] - arrivals[0] >= 0.38, gaps
-    assert min(gaps) >= 0.06, gaps
+    # Starts are spaced 0.1 s apart on the client; arrivals carry a little network jitter, and the first
+    # request also opens the connection, so it arrives late (anywhere up to the second's time): span and gaps are
+    # measured from the second. Unlimited, all five arrive within a few ms.
+    assert arrivals[-1] - arrivals[1] >= 0.25, gaps  # 0.3 nominal; unlimited, a few ms
+    assert min(gaps[1:]) >= 0.05, gaps
 
 
 # --------------------------------------------------------------------------- cache
