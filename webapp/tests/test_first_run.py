@@ -237,15 +237,25 @@ def _alive(pid: int) -> bool:
 
 
 def _children(pid: int) -> dict[str, int]:
-    """The demo LLM server and the Celery worker started by process ``pid``."""
-    out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    """The demo LLM server and the Celery worker started by process ``pid``.
+
+    Read from /proc, not ``ps``: ``ps`` cuts its args column to ``$COLUMNS`` (80 on CI), which dropped
+    "worker" from the worker's long command line there."""
     found = {}
-    for line in out.splitlines():
-        child, args = line.strip().split(" ", 1)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            args = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+        if parent != pid:
+            continue
         if "webapp.llm_testserver" in args:
-            found["llm"] = int(child)
+            found["llm"] = int(entry.name)
         elif "celery" in args and "worker" in args:
-            found["worker"] = int(child)
+            found["worker"] = int(entry.name)
     return found
 
 
