@@ -144,7 +144,16 @@ def test_stage_one_then_stage_two_through_the_gpu_worker(tmp_path, settings, cli
         finally:
             stop_worker(worker)
         judge_calls = sum("Zorblaxian" in str(r) for r in server.requests)
-    assert judge_calls > 0, "no diagnosis reached the LLM judge"
+    # As in Stage I: whether the random tiny model writes any well-formed diagnosis list depends on the CPU's float
+    # kernels, so the judge is required only when the run's own rollouts hold one; malformed answers score 0.
+    from evaluation.diagnosis import parse_diagnosis
+
+    answers = [s for line in (Path(stage_two.run_dir) / "rollouts.jsonl").read_text().splitlines()
+               for s in json.loads(line)["samples"]]
+    well_formed = [a for a in answers if parse_diagnosis(a["completion"], K).ok]
+    assert answers and all(a["reward"] == 0.0 for a in answers if a not in well_formed)
+    if well_formed:
+        assert judge_calls > 0, "no diagnosis reached the LLM judge"
 
     # Lineage: Stage II started from Stage I's final checkpoint, a merged HF folder with the DVE patch.
     final_one = Checkpoint.objects.get(run=stage_one, is_final=True)
@@ -161,7 +170,10 @@ def test_stage_one_then_stage_two_through_the_gpu_worker(tmp_path, settings, cli
         values = MetricPoint.objects.get(run=run, step=2).values
         assert {"reward_mean", "reward_std", "kl", "loss", "lr", "response_length", "step_time"} <= set(values)
     stage_two_rewards = [p.values["reward_mean"] for p in MetricPoint.objects.filter(run=stage_two)]
-    assert max(stage_two_rewards) > 0  # "psoriasis" at position 2 is worth 0.8 when spelled right
+    if well_formed:
+        assert max(stage_two_rewards) > 0  # "psoriasis" at position 2 is worth 0.8 when spelled right
+    else:
+        assert max(stage_two_rewards) == 0.0
 
     # ... and on the run page.
     client.force_login(admin_user)
