@@ -60,6 +60,12 @@ def worker_env(tmp_path: Path, server: ScriptedLLMServer) -> dict:
             "SKINFLOW_TRAINING_HEARTBEAT_TIMEOUT_S": "4", "CELERY_VISIBILITY_TIMEOUT": "5"}
 
 
+def _rollout_answers(run) -> list[dict]:
+    """Every completion the run logged to its rollouts file, each with the reward it got."""
+    return [sample for line in (Path(run.run_dir) / "rollouts.jsonl").read_text().splitlines()
+            for sample in json.loads(line)["samples"]]
+
+
 def _caption_parses(completion: str) -> bool:
     from annotations.schema import CaptionError
     from training.rewards import _caption_body, _parse_generated
@@ -129,8 +135,7 @@ def test_stage_one_then_stage_two_through_the_gpu_worker(tmp_path, settings, cli
             # Every well-formed caption the tiny model wrote reached the scorer LLM through the engine's reward;
             # a malformed one scored 0 without a call. (Which of the 8 completions come out well-formed depends
             # on the CPU's float kernels, so the count is read from the run's own rollouts.)
-            completions = [s for line in (Path(stage_one.run_dir) / "rollouts.jsonl").read_text().splitlines()
-                           for s in json.loads(line)["samples"]]
+            completions = _rollout_answers(stage_one)
             well_formed = [c for c in completions if _caption_parses(c["completion"])]
             assert completions and all(c["reward"] == 0.0 for c in completions if c not in well_formed)
             if well_formed:
@@ -148,8 +153,7 @@ def test_stage_one_then_stage_two_through_the_gpu_worker(tmp_path, settings, cli
     # kernels, so the judge is required only when the run's own rollouts hold one; malformed answers score 0.
     from evaluation.diagnosis import parse_diagnosis
 
-    answers = [s for line in (Path(stage_two.run_dir) / "rollouts.jsonl").read_text().splitlines()
-               for s in json.loads(line)["samples"]]
+    answers = _rollout_answers(stage_two)
     well_formed = [a for a in answers if parse_diagnosis(a["completion"], K).ok]
     assert answers and all(a["reward"] == 0.0 for a in answers if a not in well_formed)
     if well_formed:
